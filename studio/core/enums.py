@@ -1,0 +1,44 @@
+"""Enumerations shared by every layer; values are the strings stored in model files and recipes."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ScheduleKind(str, Enum):
+    LINEAR = "linear"
+    COSINE = "cosine"
+
+
+class PredictionType(str, Enum):
+    """What the network's (first three) output channels mean."""
+
+    EPSILON = "epsilon"
+    SAMPLE = "sample"  # x̂₀ directly
+    V = "v"  # v = √ᾱ_t ε − √(1−ᾱ_t) x₀ (Salimans & Ho 2022)
+
+
+class VarianceType(str, Enum):
+    """Per-step variance σ_t² of the reverse process."""
+
+    POSTERIOR = "posterior"  # β̃_t, the posterior q(x_{t−1} | x_t, x_0)
+    BETA = "beta"  # β_t
+    LEARNED_RANGE = "learned_range"  # network output v ∈ [−1, 1] interpolates log β_t and log β̃_t
+
+
+class SamplerKind(str, Enum):
+    DDPM = "ddpm"
+    DDIM = "ddim"
+
+
+class Thresholding(str, Enum):
+    NONE = "none"
+    STATIC = "static"  # clip x̂₀ to [−1, 1]
+    DYNAMIC = "dynamic"  # Imagen: clip to the p-th percentile of |x̂₀| and rescale
+
+
+class Role(str, Enum):
+    BASE = "base"
+    SR = "sr"
+    INPAINT = "inpaint"
+    CLASSIFIER = "classifier"

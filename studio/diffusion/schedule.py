@@ -1,0 +1,134 @@
+"""Noise schedules and respacing (Ho et al. 2020, "Denoising Diffusion Probabilistic Models").
+
+A `Schedule` is a chain of timesteps t_0 < t_1 < … < t_{K−1} of the model's training process
+together with the betas of *that* chain. The full training schedule has t_i = i; a respaced chain
+keeps a subset of timesteps and recomputes its betas so that ᾱ at every kept timestep is unchanged
+(Nichol & Dhariwal's respacing). Schedules are immutable: respacing returns a new object.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from studio.core.enums import ScheduleKind
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """A chain of K timesteps with their betas. Tensors are float64 on the CPU."""
+
+    betas: torch.Tensor  # β_i of the chain, shape [K]
+    timesteps: torch.Tensor  # original timestep t_i of chain position i, shape [K], ascending
+    num_train_timesteps: int  # T of the training process
+
+    def __post_init__(self) -> None:
+        if self.betas.ndim != 1 or self.betas.shape != self.timesteps.shape:
+            raise ValueError("betas and timesteps must be 1-D tensors of the same length")
+        if not bool(((self.betas > 0) & (self.betas <= 1)).all()):
+            raise ValueError("every beta must lie in (0, 1]")
+
+    def __len__(self) -> int:
+        return int(self.betas.shape[0])
+
+    @property
+    def alphas(self) -> torch.Tensor:
+        return 1.0 - self.betas
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        """ᾱ_i = ∏_{s≤i} α_s."""
+        return torch.cumprod(self.alphas, dim=0)
+
+    @property
+    def alphas_cumprod_prev(self) -> torch.Tensor:
+        """ᾱ_{i−1}, with ᾱ_{−1} = 1 (the clean image)."""
+        return torch.cat([torch.ones(1, dtype=self.betas.dtype), self.alphas_cumprod[:-1]])
+
+    @property
+    def posterior_variance(self) -> torch.Tensor:
+        """β̃_i = (1 − ᾱ_{i−1}) / (1 − ᾱ_i) · β_i (zero at i = 0)."""
+        return (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod) * self.betas
+
+    @property
+    def posterior_log_variance_clipped(self) -> torch.Tensor:
+        """log β̃_i with the i = 0 entry (log 0) replaced by log β̃_1, as improved-diffusion does."""
+        var = self.posterior_variance
+        if len(self) > 1:
+            var = torch.cat([var[1:2], var[1:]])
+        return torch.log(var.clamp_min(1e-20))
+
+    @property
+    def log_snr(self) -> torch.Tensor:
+        """log(ᾱ / (1 − ᾱ)), for plots of the schedule."""
+        ab = self.alphas_cumprod
+        return torch.log(ab) - torch.log1p(-ab)
+
+    def index_of(self, t: int) -> int:
+        """Chain position of original timestep t."""
+        hits = (self.timesteps == t).nonzero()
+        if hits.numel() == 0:
+            raise ValueError(f"timestep {t} is not in this chain")
+        return int(hits[0, 0])
+
+
+def linear_schedule(num_timesteps: int = 1000) -> Schedule:
+    """β linear from 1e-4 to 0.02 at T = 1000, scaled by 1000/T so other T give the same process."""
+    scale = 1000.0 / num_timesteps
+    betas = torch.linspace(scale * 1e-4, scale * 0.02, num_timesteps, dtype=torch.float64)
+    return _full_chain(betas.clamp(max=0.999))
+
+
+def cosine_schedule(num_timesteps: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> Schedule:
+    """ᾱ(t) = cos²((t/T + s)/(1 + s) · π/2), betas clipped at max_beta (Nichol & Dhariwal 2021)."""
+
+    def abar(u: float) -> float:
+        return math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+
+    betas = [
+        min(1 - abar((i + 1) / num_timesteps) / abar(i / num_timesteps), max_beta)
+        for i in range(num_timesteps)
+    ]
+    return _full_chain(torch.tensor(betas, dtype=torch.float64))
+
+
+def make_schedule(kind: ScheduleKind, num_timesteps: int = 1000) -> Schedule:
+    if num_timesteps < 1:
+        raise ValueError("a schedule needs at least one timestep")
+    if kind is ScheduleKind.LINEAR:
+        return linear_schedule(num_timesteps)
+    if kind is ScheduleKind.COSINE:
+        return cosine_schedule(num_timesteps)
+    raise ValueError(f"unknown schedule {kind!r}")
+
+
+def respace(schedule: Schedule, num_steps: int) -> Schedule:
+    """Keep `num_steps` evenly spaced positions of `schedule` (always the first and the last).
+
+    The kept chain's betas are β_i = 1 − ᾱ(t_i)/ᾱ(t_{i−1}), so q(x_t | x_0) is unchanged at every
+    kept timestep and both DDPM and DDIM run over the shorter chain.
+    """
+    length = len(schedule)
+    if not 1 <= num_steps <= length:
+        raise ValueError(f"steps must be between 1 and {length}, got {num_steps}")
+    if num_steps == 1:
+        positions = torch.tensor([length - 1])
+    else:
+        positions = torch.linspace(0, length - 1, num_steps, dtype=torch.float64).round().long()
+    kept = schedule.alphas_cumprod[positions]
+    prev = torch.cat([torch.ones(1, dtype=kept.dtype), kept[:-1]])
+    return Schedule(
+        betas=1.0 - kept / prev,
+        timesteps=schedule.timesteps[positions].clone(),
+        num_train_timesteps=schedule.num_train_timesteps,
+    )
+
+
+def _full_chain(betas: torch.Tensor) -> Schedule:
+    return Schedule(
+        betas=betas,
+        timesteps=torch.arange(betas.shape[0], dtype=torch.long),
+        num_train_timesteps=int(betas.shape[0]),
+    )
