@@ -1,0 +1,136 @@
+"""The settings every job shares, and the recipe that reproduces a result."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from enum import Enum
+from typing import Any
+
+from studio.core.enums import SamplerKind, Thresholding
+
+
+class JobKind(str, Enum):
+    TEXT_TO_IMAGE = "text-to-image"
+    STROKES_TO_IMAGE = "strokes-to-image"
+    INPAINT = "inpaint"
+    UPSCALE = "upscale"
+
+
+class Stage(str, Enum):
+    """Which model of the cascade a step belongs to."""
+
+    BASE = "base"
+    SR = "sr"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the user sets besides images and the model. Validated on construction."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    steps: int = 30
+    sampler: SamplerKind = SamplerKind.DDIM
+    eta: float = 0.0
+    guidance_scale: float = 3.0
+    class_label: int | None = None  # target class of classifier guidance
+    class_guidance: float = 0.0
+    thresholding: Thresholding = Thresholding.STATIC
+    batch_size: int = 1
+    cascade: bool = True  # run the super-resolution stage when the model has one
+    sr_steps: int = 20
+    noise_augmentation: float = 0.1  # s_aug of the cascade as a fraction of the process, in [0, 1]
+    strength: float = 0.6  # SDEdit: start at round(strength · steps)
+    repaint_jump: int = 1  # RePaint jump length; 1 with resample 1 is plain replacement
+    repaint_resample: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sampler", SamplerKind(self.sampler))
+        object.__setattr__(self, "thresholding", Thresholding(self.thresholding))
+        problems = list(_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sampler"] = self.sampler.value
+        data["thresholding"] = self.thresholding.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """Build from a dict, ignoring unknown keys (recipes from newer versions still open)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _problems(s: Settings):
+    if not 0 <= s.seed < 2**63:
+        yield f"seed must be between 0 and 2^63−1, got {s.seed}"
+    if not 1 <= s.steps <= 1000:
+        yield f"steps must be between 1 and 1000, got {s.steps}"
+    if not 1 <= s.sr_steps <= 1000:
+        yield f"super-resolution steps must be between 1 and 1000, got {s.sr_steps}"
+    if s.eta < 0:
+        yield f"eta must be non-negative, got {s.eta}"
+    if s.guidance_scale < 0:
+        yield f"guidance scale must be non-negative, got {s.guidance_scale}"
+    if s.class_guidance < 0:
+        yield f"class guidance must be non-negative, got {s.class_guidance}"
+    if not 1 <= s.batch_size <= 64:
+        yield f"batch size must be between 1 and 64, got {s.batch_size}"
+    if not 0.0 <= s.noise_augmentation <= 1.0:
+        yield f"noise augmentation must lie in [0, 1], got {s.noise_augmentation}"
+    if not 0.0 <= s.strength <= 1.0:
+        yield f"strength must lie in [0, 1], got {s.strength}"
+    if s.repaint_jump < 1 or s.repaint_resample < 1:
+        yield "RePaint jump length and resample count must be at least 1"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What reproduces a result on the same machine: job kind, model, settings, input digests."""
+
+    kind: JobKind
+    model: str  # display name of the model or cascade
+    model_hash: str  # sha256 of the base model file (first 16 hex digits are shown to users)
+    settings: Settings
+    width: int
+    height: int
+    inputs: tuple[tuple[str, str], ...] = ()  # (role, sha256) of input images: painting, mask, image
+    fork: tuple[str, int] | None = None  # (stage, chain position) in the parent run it forked from
+
+    def to_json(self) -> str:
+        data = {
+            "kind": self.kind.value,
+            "model": self.model,
+            "model_hash": self.model_hash,
+            "settings": self.settings.to_dict(),
+            "width": self.width,
+            "height": self.height,
+            "inputs": [list(pair) for pair in self.inputs],
+            "fork": list(self.fork) if self.fork else None,
+        }
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recipe:
+        try:
+            data = json.loads(text)
+            return cls(
+                kind=JobKind(data["kind"]),
+                model=str(data["model"]),
+                model_hash=str(data["model_hash"]),
+                settings=Settings.from_dict(data["settings"]),
+                width=int(data["width"]),
+                height=int(data["height"]),
+                inputs=tuple((str(a), str(b)) for a, b in data.get("inputs", [])),
+                fork=tuple(data["fork"]) if data.get("fork") else None,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a valid recipe: {exc}") from exc

@@ -1,0 +1,125 @@
+"""The worker: one thread that owns torch and the models and runs queued jobs one at a time.
+
+Requests go in as frozen jobs; only typed events come out, through the `emit` callback, which is
+called on the worker thread (the window's bridge re-posts them to the Qt main thread).
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from studio.core.events import Event, JobCancelled, JobFailed, JobFinished
+from studio.core.jobs import Job
+
+Emit = Callable[[Event], None]
+
+
+class Runner(Protocol):
+    """Runs one job to completion; raises `JobCancelledError` or any error to end it early."""
+
+    def run(self, job: Job, job_id: int, cancel: threading.Event, emit: Emit): ...
+
+
+class Worker:
+    """A queue of jobs and the thread that drains it. Close it (or use it as a context manager)."""
+
+    def __init__(self, runner: Runner, emit: Emit, *, name: str = "studio-worker") -> None:
+        self._runner = runner
+        self._emit = emit
+        self._queue: queue.Queue[tuple[int, Job] | None] = queue.Queue()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._cancelled: set[int] = set()
+        self._cancel_below = 0  # every queued job with a smaller id is cancelled
+        self._last_id = 0
+        self._pending = 0
+        self._current: tuple[int, threading.Event] | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> int:
+        """Queue a job; returns its id, which every event about it carries."""
+        with self._lock:
+            job_id = self._last_id = next(self._ids)
+            self._pending += 1
+            self._idle.clear()
+        self._queue.put((job_id, job))
+        return job_id
+
+    def cancel(self, job_id: int | None = None) -> None:
+        """Cancel one job (queued or running), or with no id the running one."""
+        with self._lock:
+            if self._current is not None and job_id in (None, self._current[0]):
+                self._current[1].set()
+            elif job_id is not None:
+                self._cancelled.add(job_id)
+
+    def cancel_all(self) -> None:
+        """Cancel the running job and everything queued so far."""
+        with self._lock:
+            self._cancel_below = self._last_id + 1
+        self.cancel()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every submitted job has ended (for the CLI and tests; never the UI thread)."""
+        return self._idle.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.cancel()
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            job_id, job = item
+            cancel = threading.Event()
+            with self._lock:
+                skipped = job_id in self._cancelled or job_id < self._cancel_below
+                self._cancelled.discard(job_id)
+                self._current = None if skipped else (job_id, cancel)
+            if skipped:
+                self._emit(JobCancelled(job_id, None, None))
+            else:
+                self._run_one(job_id, job, cancel)
+            with self._lock:
+                self._current = None
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.set()
+
+    def _run_one(self, job_id: int, job: Job, cancel: threading.Event) -> None:
+        try:
+            result = self._runner.run(job, job_id, cancel, self._emit)
+        except JobCancelledError as exc:
+            self._emit(JobCancelled(job_id, exc.last_x0, exc.stage))
+        except Exception as exc:  # the worker must survive any failing job
+            self._emit(JobFailed(job_id, one_line(exc)))
+        else:
+            self._emit(JobFinished(job_id, result))
+
+
+class JobCancelledError(Exception):
+    """A runner's way to end a job that was cancelled, keeping the last x̂₀ preview."""
+
+    def __init__(self, last_x0, stage) -> None:
+        super().__init__("cancelled")
+        self.last_x0 = last_x0
+        self.stage = stage
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line a user can read: its message, or its type when it has none."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__

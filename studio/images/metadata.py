@@ -1,0 +1,33 @@
+"""PNG metadata: the `parameters` chunk other local diffusion tools write, and our full recipe."""
+
+from __future__ import annotations
+
+from studio.core.settings import Recipe
+
+PARAMETERS_KEY = "parameters"
+RECIPE_KEY = "studio"
+
+
+def parameters_text(recipe: Recipe) -> str:
+    """prompt / "Negative prompt: …" / "Steps: 30, Sampler: DDIM, CFG scale: 3, Seed: 1, …"."""
+    s = recipe.settings
+    fields = [
+        ("Steps", s.steps),
+        ("Sampler", s.sampler.value.upper()),
+        ("CFG scale", f"{s.guidance_scale:g}"),
+        ("Seed", s.seed),
+        ("Size", f"{recipe.width}x{recipe.height}"),
+        ("Model hash", recipe.model_hash[:10]),
+        ("Model", recipe.model),
+    ]
+    if s.eta:
+        fields.append(("Eta", f"{s.eta:g}"))
+    lines = [s.prompt]
+    if s.negative_prompt:
+        lines.append(f"Negative prompt: {s.negative_prompt}")
+    lines.append(", ".join(f"{k}: {v}" for k, v in fields))
+    return "\n".join(lines)
+
+
+def png_chunks(recipe: Recipe) -> dict[str, str]:
+    return {PARAMETERS_KEY: parameters_text(recipe), RECIPE_KEY: recipe.to_json()}

@@ -1,0 +1,53 @@
+import pytest
+
+from studio.core.enums import SamplerKind, Thresholding
+from studio.core.settings import JobKind, Recipe, Settings
+
+
+def test_settings_accept_enum_values_given_as_strings():
+    s = Settings(sampler="ddpm", thresholding="dynamic")
+    assert s.sampler is SamplerKind.DDPM
+    assert s.thresholding is Thresholding.DYNAMIC
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"steps": 0}, "steps"),
+        ({"steps": 1001}, "steps"),
+        ({"eta": -0.1}, "eta"),
+        ({"guidance_scale": -1}, "guidance"),
+        ({"batch_size": 0}, "batch size"),
+        ({"strength": 1.5}, "strength"),
+        ({"noise_augmentation": -0.2}, "noise augmentation"),
+        ({"seed": -1}, "seed"),
+    ],
+)
+def test_settings_refuse_out_of_range_values_with_a_message_naming_the_field(change, words):
+    with pytest.raises(ValueError, match=words):
+        Settings(**change)
+
+
+def test_settings_round_trip_through_a_dict_and_ignore_unknown_keys():
+    s = Settings(prompt="red apple", seed=7, sampler=SamplerKind.DDPM, class_label=3)
+    data = s.to_dict() | {"from_a_newer_version": 1}
+    assert Settings.from_dict(data) == s
+
+
+def test_recipe_round_trips_through_json_exactly():
+    recipe = Recipe(
+        kind=JobKind.INPAINT,
+        model="emoji",
+        model_hash="ab" * 32,
+        settings=Settings(prompt="ünïcode ✓", negative_prompt="blue", seed=3),
+        width=128,
+        height=128,
+        inputs=(("image", "00" * 32), ("mask", "11" * 32)),
+        fork=("base", 12),
+    )
+    assert Recipe.from_json(recipe.to_json()) == recipe
+
+
+def test_a_broken_recipe_is_a_value_error():
+    with pytest.raises(ValueError, match="not a valid recipe"):
+        Recipe.from_json('{"kind": "text-to-image"}')
