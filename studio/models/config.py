@@ -1,0 +1,241 @@
+"""Frozen configs of every network and of a model file, stored as JSON in the file's metadata."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+from studio.core.enums import PredictionType, Role, ScheduleKind, VarianceType
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclass dicts → JSON-friendly values (enums to their strings, tuples to lists)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls, data: Any, where: str):
+    """Construct dataclass `cls` from a dict, checking names and the types of plain fields."""
+    _check(isinstance(data, dict), f"{where} must be an object")
+    names = {f.name: f for f in fields(cls)}
+    unknown = set(data) - set(names)
+    _check(not unknown, f"{where} has unknown fields: {', '.join(sorted(unknown))}")
+    kwargs = {}
+    for name, value in data.items():
+        default = getattr(cls, name, None) if not isinstance(getattr(cls, name, None), property) else None
+        if isinstance(default, tuple):
+            _check(isinstance(value, list | tuple), f"{where}.{name} must be a list")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            _check(isinstance(value, bool), f"{where}.{name} must be true or false")
+        elif isinstance(default, int) and not isinstance(default, bool):
+            _check(isinstance(value, int) and not isinstance(value, bool), f"{where}.{name} must be an integer")
+        elif isinstance(default, float):
+            _check(isinstance(value, int | float) and not isinstance(value, bool), f"{where}.{name} must be a number")
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    in_channels: int = 3
+    extra_channels: int = 0  # cascade: the upsampled low-res image (3); inpaint: mask + masked image (4)
+    out_channels: int = 3
+    learn_sigma: bool = False  # doubles the output: the second half interpolates log β and log β̃
+    model_channels: int = 64
+    channel_mult: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 2
+    attention_resolutions: tuple[int, ...] = (16, 8)  # feature-map sizes (pixels) with attention
+    num_head_channels: int = 32
+    dropout: float = 0.0
+    resolution: int = 32
+    text_dim: int = 0  # width of the text encoder's features; 0 = not text-conditioned
+    num_classes: int = 0  # 0 = not class-conditional
+    aug_level_embedding: bool = False  # SR: embed the noise-augmentation level
+
+    def __post_init__(self) -> None:
+        _check(self.in_channels > 0 and self.out_channels > 0, "unet channels must be positive")
+        _check(self.extra_channels >= 0, "unet.extra_channels must be ≥ 0")
+        _check(self.model_channels % 32 == 0, "unet.model_channels must be a multiple of 32 (GroupNorm)")
+        _check(len(self.channel_mult) >= 1 and all(m > 0 for m in self.channel_mult),
+               "unet.channel_mult must be positive integers")
+        _check(self.num_res_blocks >= 1, "unet.num_res_blocks must be ≥ 1")
+        _check(self.num_head_channels > 0, "unet.num_head_channels must be positive")
+        widths = [self.model_channels * m for m in self.channel_mult]
+        _check(all(w % self.num_head_channels == 0 for w in widths),
+               "every unet width must be a multiple of num_head_channels")
+        _check(self.resolution % 2 ** (len(self.channel_mult) - 1) == 0,
+               f"unet.resolution {self.resolution} must be divisible by 2^(levels−1)")
+        reachable = {self.resolution // 2**i for i in range(len(self.channel_mult))}
+        bad = [r for r in self.attention_resolutions if r not in reachable]
+        _check(not bad, f"unet.attention_resolutions {bad} are not feature-map sizes of this U-Net")
+        _check(0.0 <= self.dropout < 1.0, "unet.dropout must lie in [0, 1)")
+        _check(self.text_dim >= 0 and self.num_classes >= 0, "unet.text_dim and num_classes must be ≥ 0")
+
+    @property
+    def output_channels(self) -> int:
+        return self.out_channels * (2 if self.learn_sigma else 1)
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    vocab: tuple[str, ...] = ("<pad>", "<unk>", "<bos>", "<eos>")
+    width: int = 128
+    layers: int = 2
+    heads: int = 4
+    max_length: int = 24
+
+    def __post_init__(self) -> None:
+        _check(tuple(self.vocab[:4]) == ("<pad>", "<unk>", "<bos>", "<eos>"),
+               "text.vocab must start with <pad>, <unk>, <bos>, <eos>")
+        _check(len(set(self.vocab)) == len(self.vocab), "text.vocab has duplicate words")
+        _check(self.width > 0 and self.heads > 0 and self.width % self.heads == 0,
+               "text.width must be a positive multiple of text.heads")
+        _check(self.layers >= 1 and self.max_length >= 2, "text.layers ≥ 1 and text.max_length ≥ 2")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    in_channels: int = 3
+    model_channels: int = 64
+    channel_mult: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 2
+    attention_resolutions: tuple[int, ...] = (8,)
+    num_head_channels: int = 32
+    resolution: int = 32
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(len(self.class_names) >= 2, "classifier.class_names needs at least two classes")
+        # the encoder half must satisfy the same rules as a U-Net of the same shape
+        self.encoder()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def encoder(self) -> UNetConfig:
+        return UNetConfig(
+            in_channels=self.in_channels, model_channels=self.model_channels,
+            channel_mult=self.channel_mult, num_res_blocks=self.num_res_blocks,
+            attention_resolutions=self.attention_resolutions,
+            num_head_channels=self.num_head_channels, resolution=self.resolution,
+        )
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    schedule: ScheduleKind = ScheduleKind.COSINE
+    timesteps: int = 1000
+    prediction: PredictionType = PredictionType.EPSILON
+    variance: VarianceType = VarianceType.POSTERIOR
+
+    def __post_init__(self) -> None:
+        for name, kind in (("schedule", ScheduleKind), ("prediction", PredictionType),
+                           ("variance", VarianceType)):
+            try:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+            except ValueError:
+                raise ValueError(f"diffusion.{name} {getattr(self, name)!r} is not one of "
+                                 f"{[k.value for k in kind]}") from None
+        _check(2 <= self.timesteps <= 10_000, "diffusion.timesteps must lie in [2, 10000]")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    role: Role
+    resolution: int
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    unet: UNetConfig | None = None
+    text: TextEncoderConfig | None = None
+    classifier: ClassifierConfig | None = None
+    low_res: int | None = None  # SR only: the size of the low-resolution input
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "role", Role(self.role))
+        except ValueError:
+            raise ValueError(f"role {self.role!r} is not one of {[r.value for r in Role]}") from None
+        if self.role is Role.CLASSIFIER:
+            _check(self.classifier is not None, "a classifier model needs a classifier config")
+            _check(self.classifier.resolution == self.resolution, "classifier.resolution ≠ resolution")
+            return
+        u = self.unet
+        _check(u is not None, f"a {self.role.value} model needs a unet config")
+        _check(u.resolution == self.resolution, "unet.resolution must equal the model's resolution")
+        _check(u.learn_sigma == (self.diffusion.variance is VarianceType.LEARNED_RANGE),
+               "unet.learn_sigma must be set exactly when diffusion.variance is learned_range")
+        if self.text is not None:
+            _check(u.text_dim == self.text.width, "unet.text_dim must equal text.width")
+        else:
+            _check(u.text_dim == 0, "unet.text_dim is set but there is no text encoder")
+        if self.role is Role.SR:
+            _check(self.low_res is not None and 0 < self.low_res < self.resolution,
+                   "an sr model needs low_res smaller than its resolution")
+            _check(u.extra_channels == 3 and u.aug_level_embedding,
+                   "an sr model needs 3 extra channels and the augmentation-level embedding")
+        elif self.role is Role.INPAINT:
+            _check(u.extra_channels == 4, "an inpaint model needs 4 extra channels (mask, masked image)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelConfig:
+        _check(isinstance(data, dict), "config must be an object")
+        _check("role" in data and "resolution" in data, "config needs role and resolution")
+        parts = {"diffusion": DiffusionConfig, "unet": UNetConfig, "text": TextEncoderConfig,
+                 "classifier": ClassifierConfig}
+        kwargs = {k: v for k, v in data.items() if k not in parts}
+        unknown = set(kwargs) - {"role", "resolution", "low_res"}
+        _check(not unknown, f"config has unknown fields: {', '.join(sorted(unknown))}")
+        for name, part in parts.items():
+            if data.get(name) is not None:
+                kwargs[name] = _build(part, data[name], name)
+        _check(isinstance(data["resolution"], int), "resolution must be an integer")
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config is not valid JSON ({exc.msg})") from None
+        return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str = ""
+    description: str = ""
+    training_data: str = ""
+    licence: str = ""
+    training: str = ""  # steps, hardware, time
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelCard:
+        try:
+            return _build(cls, json.loads(text), "card")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"card is not valid JSON ({exc.msg})") from None

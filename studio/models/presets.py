@@ -1,0 +1,66 @@
+"""Named model configs: the shipped cascade's shapes, and tiny ones for tests and smoke runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from studio.core.enums import Role
+from studio.models.config import ClassifierConfig, DiffusionConfig, ModelConfig, TextEncoderConfig, UNetConfig
+from studio.models.tokenizer import SPECIALS
+
+TINY_VOCAB = (*SPECIALS, "red", "green", "blue", "apple", "face", "cat", "heart", "star")
+
+
+def default_base_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
+    """The shipped base: 32×32, text-conditioned, attention at 16 and 8."""
+    text = TextEncoderConfig(vocab=tuple(vocab), width=256, layers=3, heads=4, max_length=24)
+    unet = UNetConfig(model_channels=64, channel_mult=(1, 2, 2), num_res_blocks=2,
+                      attention_resolutions=(16, 8), num_head_channels=32, resolution=32, text_dim=256)
+    return ModelConfig(role=Role.BASE, resolution=32, diffusion=DiffusionConfig(), unet=unet, text=text)
+
+
+def default_sr_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
+    """The shipped super-resolution stage: 32 → 128, text-conditioned, no attention at high resolution."""
+    text = TextEncoderConfig(vocab=tuple(vocab), width=128, layers=2, heads=4, max_length=24)
+    unet = UNetConfig(extra_channels=3, model_channels=32, channel_mult=(1, 2, 4, 4), num_res_blocks=1,
+                      attention_resolutions=(16,), num_head_channels=32, resolution=128,
+                      text_dim=128, aug_level_embedding=True)
+    return ModelConfig(role=Role.SR, resolution=128, unet=unet, text=text, low_res=32)
+
+
+def default_classifier_config(class_names: Sequence[str] = ("a", "b")) -> ModelConfig:
+    classifier = ClassifierConfig(model_channels=64, channel_mult=(1, 2, 2), num_res_blocks=2,
+                                  attention_resolutions=(8,), resolution=32, class_names=tuple(class_names))
+    return ModelConfig(role=Role.CLASSIFIER, resolution=32, classifier=classifier)
+
+
+def tiny_base_config(vocab: Sequence[str] = TINY_VOCAB, resolution: int = 16, **unet) -> ModelConfig:
+    text = TextEncoderConfig(vocab=tuple(vocab), width=32, layers=1, heads=2, max_length=12)
+    u = dict(model_channels=32, channel_mult=(1, 2), num_res_blocks=1, attention_resolutions=(8,),
+             num_head_channels=32, resolution=resolution, text_dim=32) | unet
+    return ModelConfig(role=Role.BASE, resolution=resolution, unet=UNetConfig(**u), text=text)
+
+
+def tiny_sr_config(vocab: Sequence[str] = TINY_VOCAB, low_res: int = 16, resolution: int = 32) -> ModelConfig:
+    text = TextEncoderConfig(vocab=tuple(vocab), width=32, layers=1, heads=2, max_length=12)
+    unet = UNetConfig(extra_channels=3, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
+                      attention_resolutions=(), num_head_channels=32, resolution=resolution, text_dim=32,
+                      aug_level_embedding=True)
+    return ModelConfig(role=Role.SR, resolution=resolution, unet=unet, text=text, low_res=low_res)
+
+
+def tiny_classifier_config(class_names: Sequence[str] = ("a", "b", "c"), resolution: int = 16) -> ModelConfig:
+    classifier = ClassifierConfig(model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
+                                  attention_resolutions=(), resolution=resolution,
+                                  class_names=tuple(class_names))
+    return ModelConfig(role=Role.CLASSIFIER, resolution=resolution, classifier=classifier)
+
+
+PRESETS: dict[str, Callable[..., ModelConfig]] = {
+    "default_base": default_base_config,
+    "default_sr": default_sr_config,
+    "default_classifier": default_classifier_config,
+    "tiny_base": tiny_base_config,
+    "tiny_sr": tiny_sr_config,
+    "tiny_classifier": tiny_classifier_config,
+}
