@@ -29,6 +29,7 @@ class Result:
     recipe: Recipe
     frames: tuple[Frame, ...]
     seconds: float
+    base_output: np.ndarray | None = None  # float32 [B, 3, h, w]: what the SR stage refined (for SR forks)
 
 
 @dataclass(frozen=True)

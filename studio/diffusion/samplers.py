@@ -37,6 +37,8 @@ class StepState:
 Callback = Callable[[StepState], None]
 # (prediction, chain position) -> x at the next lower chain position
 StepFn = Callable[[Prediction, int], torch.Tensor]
+# (x at chain position lo, lo, hi) -> x at the higher position hi, by the forward process
+Renoise = Callable[[torch.Tensor, int, int], torch.Tensor]
 
 
 class CancelToken(Protocol):
@@ -102,8 +104,13 @@ def run_chain(
     *,
     callback: Callback | None = None,
     cancel: CancelToken | None = None,
+    renoise: Renoise | None = None,
 ) -> torch.Tensor:
-    """Denoise x through the given chain positions (descending), one denoiser call each."""
+    """Denoise x through the given chain positions, one denoiser call each.
+
+    Positions normally descend by one. Where the next position is higher than the one just
+    reached, `renoise` climbs back up by the forward process (RePaint's resampling jumps).
+    """
     last_x0: torch.Tensor | None = None
     total = len(positions)
     for n, i in enumerate(positions):
@@ -115,6 +122,11 @@ def run_chain(
             callback(StepState(step=n, total=total, index=i, t=t, x_t=pred.x_t, x0=pred.x0))
         x = step(pred, i)
         last_x0 = pred.x0
+        following = positions[n + 1] if n + 1 < total else None
+        if following is not None and following != i - 1:
+            if renoise is None or following < i - 1:
+                raise ValueError(f"cannot move from chain position {i - 1} to {following}")
+            x = renoise(x, i - 1, following)
     return x
 
 

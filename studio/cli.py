@@ -1,0 +1,141 @@
+"""The `studio` command: the window with no arguments, and every job headless as a subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from studio import __version__
+from studio.core.enums import SamplerKind, Thresholding
+from studio.core.settings import Settings
+
+
+class CliError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage over several lines; we print one
+        raise CliError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="studio", description="Diffusion Studio: paint and generate images locally.")
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    _add_generate(commands)
+    _add_sdedit(commands)
+    _add_inpaint(commands)
+    _add_upscale(commands)
+    info = commands.add_parser("info", help="show a model file's or cascade's card and config")
+    info.add_argument("path")
+    bench = commands.add_parser("bench", help="measure speed")
+    bench.add_argument("what", choices=["unet"])
+    bench.add_argument("--rounds", type=int, default=20)
+    return parser
+
+
+def _add_common(p: argparse.ArgumentParser, *, default_steps: int = 30) -> None:
+    p.add_argument("--model", required=True, help="model file, cascade folder or cascade JSON")
+    p.add_argument("--prompt", default="")
+    p.add_argument("--negative", default="", help="negative prompt (replaces the empty prompt in CFG)")
+    p.add_argument("--steps", type=int, default=default_steps)
+    p.add_argument("--sampler", choices=[k.value for k in SamplerKind], default="ddim")
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0 = deterministic)")
+    p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
+    p.add_argument("--class-label", type=int, default=None, help="target class of classifier guidance")
+    p.add_argument("--class-guidance", type=float, default=0.0, help="classifier guidance scale")
+    p.add_argument("--threshold", choices=[k.value for k in Thresholding], default="static")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--no-cascade", action="store_true", help="skip the super-resolution stage")
+    p.add_argument("--sr-steps", type=int, default=20)
+    p.add_argument("--noise-aug", type=float, default=0.1, help="cascade noise augmentation in [0, 1]")
+    p.add_argument("--out", default="studio.png", help="output PNG (a batch adds -1, -2, … )")
+    p.add_argument("--save-steps", metavar="DIR", help="write x_t and x̂₀ of every step here")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+
+
+def _add_generate(commands) -> None:
+    p = commands.add_parser("generate", help="text → image (then the cascade, if the model has one)")
+    _add_common(p)
+
+
+def _add_sdedit(commands) -> None:
+    p = commands.add_parser("sdedit", help="strokes → image: refine a rough painting (SDEdit)")
+    _add_common(p)
+    p.add_argument("--image", required=True, help="the painting")
+    p.add_argument("--strength", type=float, default=0.6, help="0 keeps the painting, 1 ignores it")
+
+
+def _add_inpaint(commands) -> None:
+    p = commands.add_parser("inpaint", help="regenerate the masked part of an image")
+    _add_common(p)
+    p.add_argument("--image", required=True)
+    p.add_argument("--mask", required=True, help="white (or opaque) where the model should paint")
+    p.add_argument("--jump", type=int, default=1, help="RePaint jump length")
+    p.add_argument("--resample", type=int, default=1, help="RePaint resample count (1 = replacement)")
+
+
+def _add_upscale(commands) -> None:
+    p = commands.add_parser("upscale", help="the super-resolution stage on any image")
+    _add_common(p)
+    p.add_argument("--image", required=True)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    try:
+        return Settings(
+            prompt=args.prompt,
+            negative_prompt=args.negative,
+            seed=args.seed,
+            steps=args.steps,
+            sampler=SamplerKind(args.sampler),
+            eta=args.eta,
+            guidance_scale=args.guidance,
+            class_label=args.class_label,
+            class_guidance=args.class_guidance,
+            thresholding=Thresholding(args.threshold),
+            batch_size=args.batch,
+            cascade=not args.no_cascade,
+            sr_steps=args.sr_steps,
+            noise_augmentation=args.noise_aug,
+            strength=getattr(args, "strength", 0.6),
+            repaint_jump=getattr(args, "jump", 1),
+            repaint_resample=getattr(args, "resample", 1),
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return _open_window()
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise CliError("no command given; see `studio --help`")
+        from studio import commands  # torch is imported only once a command needs it
+
+        return commands.dispatch(args, settings_from_args)
+    except CliError as exc:
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("studio: cancelled", file=sys.stderr)
+        return 130
+
+
+def _open_window() -> int:
+    try:
+        from studio.__main__ import run_window
+    except ImportError as exc:
+        print(f"studio: error: the window cannot start ({exc})", file=sys.stderr)
+        return 1
+    return run_window()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The bodies of the `studio` subcommands (argument parsing lives in cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from studio.cli import CliError
+from studio.core.events import Event, JobStarted, Note, Result, StepEvent
+from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
+from studio.core.settings import Settings
+from studio.engine.cache import ModelCache
+from studio.engine.device import choose_device
+from studio.engine.pipeline import Pipeline
+from studio.engine.worker import JobCancelledError
+from studio.images.files import ImageFileError, load_mask, load_rgb, save_png
+from studio.images.metadata import png_chunks
+from studio.models.cascade import describe_model_path
+from studio.models.files import ModelFileError
+
+USER_ERRORS = (ModelFileError, ImageFileError, ValueError)
+
+
+def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Namespace], Settings]) -> int:
+    try:
+        if args.command == "info":
+            print(describe_model_path(Path(args.path)))
+            return 0
+        if args.command == "bench":
+            from studio.engine.bench_unet import main as bench_main
+
+            return bench_main(["--rounds", str(args.rounds)])
+        job = make_job(args, settings_from_args(args))
+        result = run_job(job, args.device)
+        write_outputs(result, Path(args.out), args.save_steps)
+        return 0
+    except CliError:
+        raise
+    except USER_ERRORS as exc:
+        raise CliError(" ".join(str(exc).split())) from None
+    except JobCancelledError:
+        print("studio: cancelled", file=sys.stderr)
+        return 130
+    except Exception as exc:  # no traceback for the user; the message says what failed
+        print(f"studio: failed: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+
+
+def make_job(args: argparse.Namespace, settings: Settings) -> Job:
+    model = args.model
+    if args.command == "generate":
+        return TextToImage(model, settings)
+    image = load_rgb(args.image)
+    if args.command == "sdedit":
+        return StrokesToImage(model, settings, image)
+    if args.command == "inpaint":
+        mask = load_mask(args.mask)
+        if mask.shape != image.shape[:2]:
+            raise ValueError(f"the mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
+                             f"{image.shape[1]}×{image.shape[0]}")
+        return Inpaint(model, settings, image, mask)
+    return Upscale(model, settings, image)
+
+
+def run_job(job: Job, device: str | None) -> Result:
+    pipeline = Pipeline(ModelCache(choose_device(device)))
+    progress = Progress()
+    cancel = threading.Event()
+    try:
+        return pipeline.run(job, 1, cancel, progress)
+    finally:
+        progress.close()
+
+
+class Progress:
+    """Progress on stderr: stage, step, seconds per step and ETA, rewritten in place on a terminal."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.total = 0
+        self.done = 0
+        self.tty = stream.isatty()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, JobStarted):
+            self.total = event.total_steps
+        elif isinstance(event, Note):
+            self._line(f"note: {event.message}", final=True)
+        elif isinstance(event, StepEvent):
+            self.done += 1
+            f = event.frame
+            eta = event.seconds_per_step * (self.total - self.done)
+            self._line(
+                f"{f.stage.value:>4} step {f.step + 1}/{f.total}  "
+                f"[{self.done}/{self.total}]  {event.seconds_per_step:.3f} s/step  ETA {eta:.1f} s",
+                final=not self.tty,
+            )
+
+    def _line(self, text: str, final: bool) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def output_paths(out: Path, count: int) -> list[Path]:
+    if count == 1:
+        return [out]
+    suffix = out.suffix or ".png"
+    return [out.with_name(f"{out.stem}-{i + 1}{suffix}") for i in range(count)]
+
+
+def write_outputs(result: Result, out: Path, steps_dir: str | None) -> None:
+    chunks = png_chunks(result.recipe)
+    for path, image in zip(output_paths(out, len(result.images)), result.images, strict=True):
+        save_png(path, image, chunks)
+        print(path, file=sys.stdout)
+    if steps_dir:
+        folder = Path(steps_dir)
+        for frame in result.frames:
+            stem = f"{frame.stage.value}-{frame.step:03d}"
+            save_png(folder / f"{stem}-xt.png", _tile(frame.x_t_preview))
+            save_png(folder / f"{stem}-x0.png", _tile(frame.x0_preview))
+        print(f"studio: {len(result.frames)} steps written to {folder}", file=sys.stderr)
+
+
+def _tile(batch: np.ndarray) -> np.ndarray:
+    """A batch [B, H, W, 3] side by side as one image."""
+    return np.concatenate(list(batch), axis=1)

@@ -1,0 +1,32 @@
+"""The models one job uses: a base model, and optionally a super-resolution stage and a classifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.core.enums import Role
+from studio.engine.cache import ModelCache
+from studio.models.cascade import resolve_model_path
+from studio.models.files import LoadedModel, ModelFileError
+
+
+@dataclass(frozen=True, eq=False)
+class CascadeModels:
+    name: str
+    base: LoadedModel | None  # None only for a lone super-resolution file (upscale only)
+    sr: LoadedModel | None
+    classifier: LoadedModel | None
+
+
+def load_cascade(cache: ModelCache, path: str | Path) -> CascadeModels:
+    """Load a single model file or every file of a cascade (folder or JSON description)."""
+    cascade = resolve_model_path(Path(path))
+    base = cache.get(cascade.base) if cascade.base is not None else None
+    sr = cache.get(cascade.sr) if cascade.sr is not None else None
+    classifier = cache.get(cascade.classifier) if cascade.classifier is not None else None
+    if base is not None and base.config.role is Role.SR:  # a lone SR file given as the model
+        base, sr = None, base
+    if base is None and sr is None:
+        raise ModelFileError(Path(path), "holds neither a base nor a super-resolution model")
+    return CascadeModels(cascade.name, base, sr, classifier)

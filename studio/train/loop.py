@@ -1,0 +1,191 @@
+"""The training loop: Ho et al. 2020, Algorithm 1 (uniform t, regress ε — or x₀ / v), for every role.
+
+AdamW with linear warm-up, gradient clipping, EMA weights, classifier-free caption dropout,
+bf16 autocast and channels-last on a GPU. Every random draw of step n comes from a generator
+seeded by (seed, n): a run resumed from a checkpoint computes exactly what an uninterrupted run
+would have.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from studio.core.enums import PredictionType, Role, VarianceType
+from studio.diffusion.forward_process import q_sample
+from studio.diffusion.parameterization import v_from
+from studio.diffusion.schedule import make_schedule
+from studio.models.config import ModelCard, ModelConfig
+from studio.models.files import build_module, save_model
+from studio.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from studio.train.datasets import ImageDataset
+from studio.train.model_setup import config_for
+from studio.train.recipes import TrainRecipe
+from studio.train.samples import save_sample_grid
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    step: int
+    total: int
+    loss: float  # mean over the last logging window
+    steps_per_second: float
+    eta_seconds: float
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    model_path: Path
+    checkpoint_path: Path
+    steps_done: int
+    finished: bool
+    losses: tuple[float, ...]  # mean loss of each logging window
+
+
+def train(
+    recipe: TrainRecipe,
+    data: ImageDataset,
+    out: Path,
+    *,
+    card: ModelCard,
+    device: torch.device | None = None,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+    max_seconds: float | None = None,
+    stop_at: int | None = None,
+) -> TrainOutcome:
+    """Train (or resume) toward `recipe.steps`; writes the checkpoint and, when done, the model file.
+
+    `max_seconds` and `stop_at` end the run early with a checkpoint, to continue later.
+    """
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    ckpt_path = Path(out).with_suffix(".ckpt.safetensors")
+    state = _TrainState.start(recipe, data, ckpt_path, device)
+    target = min(recipe.steps, stop_at) if stop_at is not None else recipe.steps
+    started, window, losses = time.perf_counter(), [], list(state.losses)
+    first = state.step
+    while state.step < target:
+        loss = state.train_step(data)
+        window.append(loss)
+        if state.step % recipe.log_every == 0 or state.step == target:
+            losses.append(sum(window) / len(window))
+            rate = (state.step - first) / max(time.perf_counter() - started, 1e-9)
+            if on_progress:
+                on_progress(TrainProgress(state.step, recipe.steps, losses[-1], rate,
+                                          (recipe.steps - state.step) / max(rate, 1e-9)))
+            window = []
+        if recipe.sample_every and state.step % recipe.sample_every == 0:
+            save_sample_grid(state.ema_module(), state.config, data,
+                             ckpt_path.with_name(f"{Path(out).stem}-samples-{state.step:06d}.png"))
+        timed_out = max_seconds is not None and time.perf_counter() - started > max_seconds
+        if state.step % recipe.checkpoint_every == 0 or state.step == target or timed_out:
+            state.save(ckpt_path, losses)
+        if timed_out:
+            break
+    finished = state.step >= recipe.steps
+    if finished:
+        trained = replace(card, training=f"{card.training} {state.step} steps of batch {recipe.batch_size}".strip())
+        save_model(out, state.ema_module(), state.config, trained)
+    return TrainOutcome(Path(out), ckpt_path, state.step, finished, tuple(losses))
+
+
+class _TrainState:
+    """The model, its EMA copy and the optimizer, and how one step of each role is computed."""
+
+    def __init__(self, recipe: TrainRecipe, config: ModelConfig, device: torch.device) -> None:
+        self.recipe, self.config, self.device = recipe, config, device
+        torch.manual_seed(recipe.seed)
+        self.module = build_module(config).to(device)
+        if device.type == "cuda":
+            self.module = self.module.to(memory_format=torch.channels_last)
+        self.ema = {k: v.detach().clone().float() for k, v in self.module.state_dict().items()}
+        self.optimizer = torch.optim.AdamW(
+            self.module.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
+        )
+        self.step = 0
+        self.losses: tuple[float, ...] = ()
+        if config.role is not Role.CLASSIFIER:
+            if config.diffusion.variance is VarianceType.LEARNED_RANGE:
+                raise ValueError("training learned-variance models is not supported; import them instead")
+        diffusion = config.diffusion
+        self.alphas_cumprod = make_schedule(diffusion.schedule, diffusion.timesteps).alphas_cumprod.float()
+
+    @classmethod
+    def start(cls, recipe: TrainRecipe, data: ImageDataset, ckpt_path: Path, device) -> _TrainState:
+        if ckpt_path.is_file():
+            ckpt = load_checkpoint(ckpt_path)
+            if ckpt.recipe_json != recipe.to_json():
+                raise ValueError(f"{ckpt_path}: a checkpoint of a different recipe; delete it or change --out")
+            state = cls(recipe, ModelConfig.from_json(ckpt.config_json), device)
+            state.module.load_state_dict(ckpt.model)
+            state.ema = {k: v.to(device).float() for k, v in ckpt.ema.items()}
+            state.optimizer.load_state_dict(ckpt.optimizer)
+            state.step, state.losses = ckpt.step, ckpt.losses
+            return state
+        return cls(recipe, config_for(recipe, data), device)
+
+    def save(self, path: Path, losses: list[float]) -> None:
+        save_checkpoint(path, Checkpoint(
+            step=self.step, recipe_json=self.recipe.to_json(), config_json=self.config.to_json(),
+            model=self.module.state_dict(), ema=self.ema, optimizer=self.optimizer.state_dict(),
+            losses=tuple(losses),
+        ))
+
+    def ema_module(self) -> torch.nn.Module:
+        module = build_module(self.config)
+        module.load_state_dict({k: v.cpu() for k, v in self.ema.items()})
+        return module.eval()
+
+    def train_step(self, data: ImageDataset) -> float:
+        r = self.recipe
+        g = torch.Generator().manual_seed(r.seed * 1_000_003 + self.step)
+        torch.manual_seed(r.seed * 1_000_003 + self.step)  # dropout layers, if any
+        for group in self.optimizer.param_groups:
+            group["lr"] = r.learning_rate * min(1.0, (self.step + 1) / max(r.warmup_steps, 1))
+        self.module.train()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            loss = self._loss(data, g)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.module.parameters(), r.grad_clip)
+        self.optimizer.step()
+        self._update_ema()
+        self.step += 1
+        return float(loss.detach())
+
+    def _update_ema(self) -> None:
+        decay = min(self.recipe.ema_decay, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for name, value in self.module.state_dict().items():
+                if value.is_floating_point():
+                    self.ema[name].lerp_(value.float(), 1 - decay)
+                else:
+                    self.ema[name].copy_(value)
+
+    def _loss(self, data: ImageDataset, g: torch.Generator) -> torch.Tensor:
+        from studio.train.batches import make_batch
+
+        batch = make_batch(self.recipe, self.config, data, g, self.device)
+        t = torch.randint(0, len(self.alphas_cumprod), (batch.x0.shape[0],), generator=g).to(self.device)
+        noise = torch.randn(batch.x0.shape, generator=g).to(self.device)
+        abar = self.alphas_cumprod.to(self.device)[t].view(-1, 1, 1, 1)
+        x_t = q_sample(batch.x0, abar, noise)
+        if self.device.type == "cuda":
+            x_t = x_t.contiguous(memory_format=torch.channels_last)
+        if self.config.role is Role.CLASSIFIER:
+            return F.cross_entropy(self.module(x_t, t).float(), batch.labels)
+        kwargs = batch.conditioning(self.module)
+        out = self.module(x_t, t, **kwargs).float()
+        return F.mse_loss(out, _target(self.config.diffusion.prediction, batch.x0, noise, abar))
+
+
+def _target(prediction: PredictionType, x0, noise, abar) -> torch.Tensor:
+    if prediction is PredictionType.EPSILON:
+        return noise
+    if prediction is PredictionType.SAMPLE:
+        return x0
+    return v_from(x0, noise, abar)

@@ -1,0 +1,98 @@
+"""Training recipes: everything a training run needs besides its data, as a frozen dataclass.
+
+Built-in recipes are named (`studio train --recipe base-32`); a JSON file with the same fields
+(and a `model` preset name) works too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from studio.core.enums import Role
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    role: Role
+    model: str  # a preset of studio.models.presets, e.g. "default_base"
+    steps: int = 20_000
+    batch_size: int = 128
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 500
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.15  # classifier-free guidance needs the model to know the empty prompt
+    sr_aug_max: float = 0.25  # SR noise-conditioning augmentation: s_aug ~ U[0, sr_aug_max·T)
+    label: str = "subgroup"  # which label kind a classifier learns
+    seed: int = 0
+    sample_every: int = 2_000
+    checkpoint_every: int = 1_000
+    log_every: int = 50
+    note: str = ""  # expected time and hardware, for docs and the model card
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", Role(self.role))
+        if self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("steps, batch size and learning rate must be positive")
+        if not 0.0 <= self.caption_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError("caption dropout and EMA decay must lie in [0, 1)")
+
+    def with_(self, **changes: Any) -> TrainRecipe:
+        return replace(self, **changes)
+
+    def to_json(self) -> str:
+        data = asdict(self) | {"role": self.role.value}
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainRecipe:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown recipe fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+BUILTIN: dict[str, TrainRecipe] = {
+    "base-32": TrainRecipe(
+        role=Role.BASE, model="default_base", steps=30_000, batch_size=256, learning_rate=3e-4,
+        note="about 25 min on one H100 (bf16)",
+    ),
+    "sr-128": TrainRecipe(
+        role=Role.SR, model="default_sr", steps=15_000, batch_size=64, learning_rate=2e-4,
+        note="about 25 min on one H100 (bf16)",
+    ),
+    "classifier": TrainRecipe(
+        role=Role.CLASSIFIER, model="default_classifier", steps=8_000, batch_size=256,
+        learning_rate=3e-4, caption_dropout=0.0, note="about 5 min on one H100 (bf16)",
+    ),
+    "tiny-base": TrainRecipe(
+        role=Role.BASE, model="tiny_base", steps=300, batch_size=8, learning_rate=2e-3,
+        warmup_steps=10, ema_decay=0.9, caption_dropout=0.0, sample_every=0, checkpoint_every=100,
+        note="a CPU smoke test",
+    ),
+    "tiny-sr": TrainRecipe(
+        role=Role.SR, model="tiny_sr", steps=100, batch_size=4, learning_rate=1e-3, warmup_steps=10,
+        ema_decay=0.9, sample_every=0, checkpoint_every=50, note="a CPU smoke test",
+    ),
+    "tiny-classifier": TrainRecipe(
+        role=Role.CLASSIFIER, model="tiny_classifier", steps=100, batch_size=8, learning_rate=1e-3,
+        warmup_steps=10, caption_dropout=0.0, sample_every=0, checkpoint_every=50, label="group",
+        note="a CPU smoke test",
+    ),
+}
+
+
+def load_recipe(name_or_path: str) -> TrainRecipe:
+    if name_or_path in BUILTIN:
+        return BUILTIN[name_or_path]
+    path = Path(name_or_path)
+    if not path.is_file():
+        names = ", ".join(sorted(BUILTIN))
+        raise ValueError(f"no recipe called {name_or_path!r} (built-in: {names}) and no such file")
+    return TrainRecipe.from_json(path.read_text(encoding="utf-8"))
