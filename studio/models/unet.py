@@ -8,7 +8,9 @@ from torch import nn
 from studio.models.config import UNetConfig
 from studio.models.layers import (
     Attention,
+    Conv2d,
     Downsample,
+    EmbeddingProjection,
     Level,
     ResBlock,
     Upsample,
@@ -18,14 +20,14 @@ from studio.models.layers import (
 )
 
 
-def build_encoder(c: UNetConfig, emb_dim: int) -> tuple[nn.ModuleList, list[int], int]:
+def build_encoder(c: UNetConfig) -> tuple[nn.ModuleList, list[int], int]:
     """The downward path: levels, the channels of every skip connection, and the final width."""
     levels, skips, ch, res = nn.ModuleList(), [c.model_channels], c.model_channels, c.resolution
     for i, mult in enumerate(c.channel_mult):
         width = c.model_channels * mult
         for _ in range(c.num_res_blocks):
             attn = Attention(width, c.num_head_channels, c.text_dim) if res in c.attention_resolutions else None
-            levels.append(Level(ResBlock(ch, width, emb_dim, c.dropout), attn))
+            levels.append(Level(ResBlock(ch, width, c.dropout), attn))
             ch = width
             skips.append(ch)
         if i < len(c.channel_mult) - 1:
@@ -35,14 +37,14 @@ def build_encoder(c: UNetConfig, emb_dim: int) -> tuple[nn.ModuleList, list[int]
     return levels, skips, ch
 
 
-def build_middle(c: UNetConfig, ch: int, emb_dim: int) -> nn.ModuleList:
+def build_middle(c: UNetConfig, ch: int) -> nn.ModuleList:
     return nn.ModuleList([
-        Level(ResBlock(ch, ch, emb_dim, c.dropout), Attention(ch, c.num_head_channels, c.text_dim)),
-        Level(ResBlock(ch, ch, emb_dim, c.dropout)),
+        Level(ResBlock(ch, ch, c.dropout), Attention(ch, c.num_head_channels, c.text_dim)),
+        Level(ResBlock(ch, ch, c.dropout)),
     ])
 
 
-def build_decoder(c: UNetConfig, skips: list[int], ch: int, emb_dim: int) -> nn.ModuleList:
+def build_decoder(c: UNetConfig, skips: list[int], ch: int) -> nn.ModuleList:
     levels, skips = nn.ModuleList(), list(skips)
     res = c.resolution // 2 ** (len(c.channel_mult) - 1)
     for i, mult in reversed(list(enumerate(c.channel_mult))):
@@ -50,7 +52,7 @@ def build_decoder(c: UNetConfig, skips: list[int], ch: int, emb_dim: int) -> nn.
         for j in range(c.num_res_blocks + 1):
             attn = Attention(width, c.num_head_channels, c.text_dim) if res in c.attention_resolutions else None
             up = Upsample(width) if i > 0 and j == c.num_res_blocks else None
-            levels.append(Level(ResBlock(ch + skips.pop(), width, emb_dim, c.dropout), attn, up))
+            levels.append(Level(ResBlock(ch + skips.pop(), width, c.dropout), attn, up))
             ch = width
         if i > 0:
             res *= 2
@@ -76,11 +78,12 @@ class UNet(nn.Module):
             nn.Sequential(nn.Linear(mc, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
             if c.aug_level_embedding else None
         )
-        self.input_conv = nn.Conv2d(c.in_channels + c.extra_channels, mc, 3, padding=1)
-        self.down, skips, ch = build_encoder(c, emb_dim)
-        self.middle = build_middle(c, ch, emb_dim)
-        self.up = build_decoder(c, skips, ch, emb_dim)
-        self.out = nn.Sequential(norm(mc), nn.SiLU(), zero(nn.Conv2d(mc, c.output_channels, 3, padding=1)))
+        self.input_conv = Conv2d(c.in_channels + c.extra_channels, mc, 3, padding=1)
+        self.down, skips, ch = build_encoder(c)
+        self.middle = build_middle(c, ch)
+        self.up = build_decoder(c, skips, ch)
+        self.emb_proj = EmbeddingProjection(emb_dim, res_blocks(self.down, self.middle, self.up))
+        self.out = nn.Sequential(norm(mc), nn.SiLU(), zero(Conv2d(mc, c.output_channels, 3, padding=1)))
 
     def embed(self, t, text_pooled=None, class_labels=None, aug_level=None) -> torch.Tensor:
         c = self.config
@@ -110,16 +113,26 @@ class UNet(nn.Module):
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         emb = self.embed(t, text_pooled, class_labels, aug_level)
+        scale_shift = iter(self.emb_proj(emb))
         h = self.input_conv(x)
         skips = [h]
         for level in self.down:
-            h = level(h, emb, text_tokens, text_mask)
+            h = level(h, _next_for(level, scale_shift), text_tokens, text_mask)
             skips.append(h)
         for level in self.middle:
-            h = level(h, emb, text_tokens, text_mask)
+            h = level(h, _next_for(level, scale_shift), text_tokens, text_mask)
         for level in self.up:
-            h = level(torch.cat([h, skips.pop()], dim=1), emb, text_tokens, text_mask)
+            h = level(torch.cat([h, skips.pop()], dim=1), _next_for(level, scale_shift), text_tokens, text_mask)
         return self.out(h)
+
+
+def res_blocks(*paths: nn.ModuleList) -> list[ResBlock]:
+    """The residual blocks of the given paths, in the order the forward pass meets them."""
+    return [level.res for path in paths for level in path if level.res is not None]
+
+
+def _next_for(level: Level, scale_shift):
+    return next(scale_shift) if level.res is not None else None
 
 
 def _require(value, what: str) -> None:
