@@ -27,7 +27,8 @@ class Conv2d(nn.Conv2d):
 
     Plain `nn.Conv2d` reorders the weight into oneDNN's blocked layout on every call; at the small
     batches of interactive sampling that reorder is a real share of the time. The packed copy is
-    rebuilt whenever the weight changes (its version counter moves) or the input shape does.
+    rebuilt whenever the weight changes (its version counter moves, as with optimizer steps and
+    `load_state_dict`; writes through `.data` bypass the counter) or the input shape does.
     """
 
     _packed: tuple | None = None
