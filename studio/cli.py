@@ -33,7 +33,45 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure speed")
     bench.add_argument("what", choices=["unet"])
     bench.add_argument("--rounds", type=int, default=20)
+    _add_data(commands)
+    _add_train(commands)
+    _add_eval(commands)
     return parser
+
+
+def _add_data(commands) -> None:
+    p = commands.add_parser("data", help="build a training set")
+    p.add_argument("source", choices=["emoji"])
+    p.add_argument("--out", required=True, help="folder for the dataset file")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--limit", type=int, default=None, help="keep only the first N emoji")
+    p.add_argument("--skin-tones", action="store_true", help="include skin-tone variants")
+
+
+def _add_train(commands) -> None:
+    p = commands.add_parser("train", help="train (or resume training) a model")
+    p.add_argument("--role", required=True, choices=["base", "sr", "classifier"])
+    p.add_argument("--data", required=True, help="a dataset .npz, or a folder of pictures")
+    p.add_argument("--recipe", required=True, help="a built-in recipe name or a recipe JSON file")
+    p.add_argument("--out", required=True, help="the model file to write when training finishes")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this long")
+    p.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
+    p.add_argument("--half", action="store_true", help="write the final weights as float16")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+
+
+def _add_eval(commands) -> None:
+    p = commands.add_parser("eval", help="classification accuracy score and Fréchet distance")
+    p.add_argument("--model", required=True, help="the model or cascade to evaluate")
+    p.add_argument("--classifier", required=True, help="a classifier trained on the real data")
+    p.add_argument("--data", required=True, help="the real dataset (.npz)")
+    p.add_argument("--per-class", type=int, default=4, help="generated images per class")
+    p.add_argument("--max-classes", type=int, default=None)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--no-cascade", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
 
 
 def _add_common(p: argparse.ArgumentParser, *, default_steps: int = 30) -> None:

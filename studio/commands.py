@@ -35,6 +35,10 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
             from studio.engine.bench_unet import main as bench_main
 
             return bench_main(["--rounds", str(args.rounds)])
+        if args.command in ("data", "train", "eval"):
+            from studio import training_commands
+
+            return getattr(training_commands, args.command)(args)
         job = make_job(args, settings_from_args(args))
         result = run_job(job, args.device)
         write_outputs(result, Path(args.out), args.save_steps)

@@ -24,6 +24,8 @@ class ImageDataset:
     captions: tuple[str, ...]
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     skipped: tuple[str, ...] = ()  # files that could not be read, with the reason
+    source: str = ""  # where the pictures come from, for model cards
+    licence: str = ""  # the licence of the pictures
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -47,8 +49,11 @@ def save_dataset(
     captions: list[str],
     labels: dict[str, list[str]] | None = None,
     extra: dict[str, list[str]] | None = None,
+    source: str = "",
+    licence: str = "",
 ) -> Path:
-    arrays = {"images": images, "captions": np.array(captions, dtype=str)}
+    arrays = {"images": images, "captions": np.array(captions, dtype=str),
+              "meta_source": np.array(source), "meta_licence": np.array(licence)}
     arrays |= {f"label_{k}": np.array(v, dtype=str) for k, v in (labels or {}).items()}
     arrays |= {f"extra_{k}": np.array(v, dtype=str) for k, v in (extra or {}).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,12 +64,12 @@ def save_dataset(
     return path
 
 
-def load_dataset(path: Path) -> ImageDataset:
+def load_dataset(path: Path, resolution: int | None = None) -> ImageDataset:
     """An .npz dataset, or a folder of pictures (with optional `name.txt` caption sidecars)."""
     path = Path(path)
     if path.is_dir():
         npz = sorted(path.glob("*.npz"))
-        return load_npz(npz[0]) if len(npz) == 1 else load_image_folder(path)
+        return load_npz(npz[0]) if len(npz) == 1 else load_image_folder(path, resolution)
     return load_npz(path)
 
 
@@ -74,11 +79,13 @@ def load_npz(path: Path) -> ImageDataset:
             images = data["images"]
             captions = tuple(str(c) for c in data["captions"])
             labels = {k[6:]: tuple(str(v) for v in data[k]) for k in data.files if k.startswith("label_")}
+            source = str(data["meta_source"]) if "meta_source" in data.files else ""
+            licence = str(data["meta_licence"]) if "meta_licence" in data.files else ""
     except (OSError, KeyError, ValueError) as exc:
         raise ValueError(f"{path}: not a studio dataset ({exc})") from None
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
         raise ValueError(f"{path}: images must be uint8 [N, H, W, 3], got {images.dtype} {images.shape}")
-    return ImageDataset(images, captions, labels)
+    return ImageDataset(images, captions, labels, source=source, licence=licence)
 
 
 def load_image_folder(folder: Path, resolution: int | None = None) -> ImageDataset:
@@ -101,7 +108,7 @@ def load_image_folder(folder: Path, resolution: int | None = None) -> ImageDatas
         captions.append(sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else "")
     if not images:
         raise ValueError(f"{folder}: no readable pictures ({len(skipped)} files could not be read)")
-    return ImageDataset(np.stack(images), tuple(captions), {}, tuple(skipped))
+    return ImageDataset(np.stack(images), tuple(captions), {}, tuple(skipped), source=f"pictures from {folder}")
 
 
 def square_crop(img: Image.Image, size: int) -> np.ndarray:

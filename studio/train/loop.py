@@ -22,9 +22,10 @@ from studio.diffusion.parameterization import v_from
 from studio.diffusion.schedule import make_schedule
 from studio.models.config import ModelCard, ModelConfig
 from studio.models.files import build_module, save_model
+from studio.train.batches import TrainingData, make_batch
 from studio.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from studio.train.datasets import ImageDataset
-from studio.train.model_setup import config_for
+from studio.train.model_setup import config_for, to_device
 from studio.train.recipes import TrainRecipe
 from studio.train.samples import save_sample_grid
 
@@ -65,11 +66,12 @@ def train(
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     ckpt_path = Path(out).with_suffix(".ckpt.safetensors")
     state = _TrainState.start(recipe, data, ckpt_path, device)
+    on_device = to_device(data, state.config, recipe, device)
     target = min(recipe.steps, stop_at) if stop_at is not None else recipe.steps
     started, window, losses = time.perf_counter(), [], list(state.losses)
     first = state.step
     while state.step < target:
-        loss = state.train_step(data)
+        loss = state.train_step(on_device)
         window.append(loss)
         if state.step % recipe.log_every == 0 or state.step == target:
             losses.append(sum(window) / len(window))
@@ -79,7 +81,7 @@ def train(
                                           (recipe.steps - state.step) / max(rate, 1e-9)))
             window = []
         if recipe.sample_every and state.step % recipe.sample_every == 0:
-            save_sample_grid(state.ema_module(), state.config, data,
+            save_sample_grid(state.ema_module().to(device), state.config, on_device,
                              ckpt_path.with_name(f"{Path(out).stem}-samples-{state.step:06d}.png"))
         timed_out = max_seconds is not None and time.perf_counter() - started > max_seconds
         if state.step % recipe.checkpoint_every == 0 or state.step == target or timed_out:
@@ -140,7 +142,7 @@ class _TrainState:
         module.load_state_dict({k: v.cpu() for k, v in self.ema.items()})
         return module.eval()
 
-    def train_step(self, data: ImageDataset) -> float:
+    def train_step(self, data: TrainingData) -> float:
         r = self.recipe
         g = torch.Generator().manual_seed(r.seed * 1_000_003 + self.step)
         torch.manual_seed(r.seed * 1_000_003 + self.step)  # dropout layers, if any
@@ -166,10 +168,8 @@ class _TrainState:
                 else:
                     self.ema[name].copy_(value)
 
-    def _loss(self, data: ImageDataset, g: torch.Generator) -> torch.Tensor:
-        from studio.train.batches import make_batch
-
-        batch = make_batch(self.recipe, self.config, data, g, self.device)
+    def _loss(self, data: TrainingData, g: torch.Generator) -> torch.Tensor:
+        batch = make_batch(self.recipe, self.config, data, g, self.alphas_cumprod)
         t = torch.randint(0, len(self.alphas_cumprod), (batch.x0.shape[0],), generator=g).to(self.device)
         noise = torch.randn(batch.x0.shape, generator=g).to(self.device)
         abar = self.alphas_cumprod.to(self.device)[t].view(-1, 1, 1, 1)

@@ -61,15 +61,16 @@ class TrainRecipe:
 BUILTIN: dict[str, TrainRecipe] = {
     "base-32": TrainRecipe(
         role=Role.BASE, model="default_base", steps=30_000, batch_size=256, learning_rate=3e-4,
-        note="about 25 min on one H100 (bf16)",
+        note="estimated 10–20 min on one H100 in bf16 (71 PFLOP; not yet measured)",
     ),
     "sr-128": TrainRecipe(
         role=Role.SR, model="default_sr", steps=15_000, batch_size=64, learning_rate=2e-4,
-        note="about 25 min on one H100 (bf16)",
+        note="estimated 5–15 min on one H100 in bf16 (34 PFLOP; not yet measured)",
     ),
     "classifier": TrainRecipe(
         role=Role.CLASSIFIER, model="default_classifier", steps=8_000, batch_size=256,
-        learning_rate=3e-4, caption_dropout=0.0, note="about 5 min on one H100 (bf16)",
+        learning_rate=3e-4, caption_dropout=0.0,
+        note="estimated 1–3 min on one H100 in bf16 (5 PFLOP; not yet measured)",
     ),
     "tiny-base": TrainRecipe(
         role=Role.BASE, model="tiny_base", steps=300, batch_size=8, learning_rate=2e-3,
@@ -82,7 +83,7 @@ BUILTIN: dict[str, TrainRecipe] = {
     ),
     "tiny-classifier": TrainRecipe(
         role=Role.CLASSIFIER, model="tiny_classifier", steps=100, batch_size=8, learning_rate=1e-3,
-        warmup_steps=10, caption_dropout=0.0, sample_every=0, checkpoint_every=50, label="group",
+        warmup_steps=10, caption_dropout=0.0, sample_every=0, checkpoint_every=50,
         note="a CPU smoke test",
     ),
 }

@@ -1,0 +1,70 @@
+"""Sample grids during training: a quick look at what the EMA weights make of fixed prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio.core.enums import Role
+from studio.diffusion.cascade import upsample
+from studio.diffusion.denoiser import model_denoiser
+from studio.diffusion.guidance import classifier_free_guidance
+from studio.diffusion.samplers import sample_ddim
+from studio.diffusion.schedule import make_schedule, respace
+from studio.images.files import save_png
+from studio.models.config import ModelConfig
+from studio.train.batches import TrainingData
+
+GRID = 16
+
+
+@torch.inference_mode()
+def sample_grid(module: torch.nn.Module, config: ModelConfig, data: TrainingData, steps: int = 25,
+                guidance: float = 3.0, seed: int = 0) -> np.ndarray | None:
+    """16 images for the first 16 distinct captions (base) or 16 real low-res images (SR), 4×4."""
+    if config.role is Role.CLASSIFIER:
+        return None
+    device = next(module.parameters()).device
+    schedule = make_schedule(config.diffusion.schedule, config.diffusion.timesteps)
+    chain = respace(schedule, steps)
+    g = torch.Generator().manual_seed(seed)
+    captions = list(dict.fromkeys(data.captions))[:GRID] or [""]
+    n = len(captions)
+    kwargs = {}
+    if config.role is Role.SR:
+        low = torch.nn.functional.interpolate(data.pixels[:n], size=(config.low_res,) * 2, mode="area")
+        no_aug = torch.zeros(n, dtype=torch.long, device=device)
+        kwargs = {"extra": upsample(low, config.resolution), "aug_level": no_aug}
+    paired = config.text is not None and config.role is Role.BASE
+    text = module.encode_prompts(captions + [""] * n if paired else captions)
+    if paired:
+        kwargs = {k: torch.cat([v, v]) for k, v in kwargs.items()}
+
+    def network(x, t):
+        return module(x, t, text=text, **kwargs)
+
+    denoise = model_denoiser(network, schedule.alphas_cumprod, config.diffusion.prediction, config.diffusion.variance)
+    if paired:
+        denoise = classifier_free_guidance(denoise, guidance)
+    x = torch.randn((n, 3, config.resolution, config.resolution), generator=g).to(device)
+    out = sample_ddim(denoise, x, chain).clamp(-1, 1)
+    images = ((out + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return tile(images, 4)
+
+
+def tile(images: np.ndarray, columns: int) -> np.ndarray:
+    """[N, H, W, 3] → one image, `columns` wide, padded with white."""
+    n, h, w, _ = images.shape
+    rows = -(-n // columns)
+    sheet = np.full((rows * h, columns * w, 3), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = img
+    return sheet
+
+
+def save_sample_grid(module, config: ModelConfig, data: TrainingData, path: Path) -> Path | None:
+    grid = sample_grid(module, config, data)
+    return None if grid is None else save_png(path, grid)

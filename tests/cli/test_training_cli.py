@@ -1,0 +1,38 @@
+"""`studio data`, `studio train` and `studio eval` from the command line (in-process)."""
+
+import numpy as np
+
+from studio.cli import main
+from studio.train.datasets import save_dataset
+
+
+def test_eval_reports_accuracy_ratio_and_frechet_distance_on_a_tiny_set(tiny_cascade, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = save_dataset(tmp_path / "d.npz", rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8),
+                        ["red apple", "red apple", "blue cat", "blue cat", "star", "heart"],
+                        labels={"subgroup": ["a", "a", "b", "b", "c", "c"]})
+    code = main(["eval", "--model", str(tiny_cascade / "base.safetensors"), "--classifier",
+                 str(tiny_cascade / "classifier.safetensors"), "--data", str(data), "--per-class", "2",
+                 "--steps", "3"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "real" in out.out and "(6 images)" in out.out and "(6 images), ratio" in out.out
+    assert "Fréchet distance" in out.out and "over 3 classes" in out.out
+
+
+def test_train_stops_with_a_checkpoint_and_the_same_command_resumes(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    data = save_dataset(tmp_path / "d.npz", rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8),
+                        ["red", "blue", "red", "blue"])
+    args = ["train", "--role", "base", "--data", str(data), "--recipe", "tiny-base", "--steps", "4",
+            "--out", str(tmp_path / "m.safetensors")]
+    assert main([*args, "--max-minutes", "0"]) == 0
+    assert "run the same command to resume" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "trained 4 steps" in capsys.readouterr().err and (tmp_path / "m.safetensors").is_file()
+
+
+def test_a_recipe_for_another_role_is_refused(tmp_path, capsys):
+    assert main(["train", "--role", "sr", "--data", str(tmp_path), "--recipe", "tiny-base",
+                 "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert "trains a base model, not sr" in capsys.readouterr().err

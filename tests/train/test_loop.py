@@ -1,0 +1,73 @@
+"""Training: a tiny model overfits a handful of images, and a resumed run equals an uninterrupted one."""
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from studio.core.enums import Role
+from studio.models.config import ModelCard
+from studio.models.files import load_model
+from studio.train.datasets import ImageDataset
+from studio.train.loop import train
+from studio.train.recipes import BUILTIN
+
+
+def shapes_dataset(n: int = 8, size: int = 16) -> ImageDataset:
+    """n flat-coloured squares and discs on white, captioned by colour and shape."""
+    colours = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220), "yellow": (240, 200, 20)}
+    images, captions, kinds = [], [], []
+    yy, xx = np.mgrid[:size, :size]
+    for i in range(n):
+        name, rgb = list(colours.items())[i % 4]
+        shape = "disc" if i % 2 else "square"
+        inside = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 3) ** 2) if shape == "disc" \
+            else ((abs(yy - size / 2) < size / 3) & (abs(xx - size / 2) < size / 3))
+        img = np.full((size, size, 3), 255, np.uint8)
+        img[inside] = rgb
+        images.append(img)
+        captions.append(f"{name} {shape}")
+        kinds.append(shape)
+    return ImageDataset(np.stack(images), tuple(captions), {"subgroup": tuple(kinds)})
+
+
+def test_a_tiny_model_overfits_eight_images_within_300_steps(tmp_path):
+    """Mean loss of the last 50 steps is at least five times below that of the first 50."""
+    outcome = train(BUILTIN["tiny-base"], shapes_dataset(), tmp_path / "m.safetensors", card=ModelCard(name="t"))
+    assert outcome.finished and outcome.steps_done == 300
+    assert outcome.losses[0] > 5 * outcome.losses[-1], outcome.losses
+    model = load_model(tmp_path / "m.safetensors")
+    assert model.config.role is Role.BASE and "300 steps" in model.card.training
+    assert "square" in model.config.text.vocab
+
+
+def test_a_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_one(tmp_path):
+    recipe = BUILTIN["tiny-base"].with_(steps=12, checkpoint_every=4, log_every=4)
+    data = shapes_dataset()
+    whole = train(recipe, data, tmp_path / "a" / "m.safetensors", card=ModelCard())
+    first = train(recipe, data, tmp_path / "b" / "m.safetensors", card=ModelCard(), stop_at=6)
+    assert not first.finished and first.steps_done == 6 and not (tmp_path / "b" / "m.safetensors").exists()
+    rest = train(recipe, data, tmp_path / "b" / "m.safetensors", card=ModelCard())
+    assert rest.finished and rest.losses[-1] == whole.losses[-1]  # the last logging window, steps 8–12
+    a, b = load_file(str(tmp_path / "a" / "m.safetensors")), load_file(str(tmp_path / "b" / "m.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_of_another_recipe_is_not_resumed(tmp_path):
+    recipe = BUILTIN["tiny-base"].with_(steps=4, checkpoint_every=2)
+    train(recipe, shapes_dataset(), tmp_path / "m.safetensors", card=ModelCard(), stop_at=2)
+    try:
+        train(recipe.with_(learning_rate=1e-4), shapes_dataset(), tmp_path / "m.safetensors", card=ModelCard())
+    except ValueError as exc:
+        assert "different recipe" in str(exc)
+    else:
+        raise AssertionError("a mismatched checkpoint was resumed")
+
+
+def test_sr_and_classifier_roles_train_and_write_model_files(tmp_path):
+    data = shapes_dataset(8, 32)
+    sr = train(BUILTIN["tiny-sr"].with_(steps=6), data, tmp_path / "sr.safetensors", card=ModelCard())
+    cls = train(BUILTIN["tiny-classifier"].with_(steps=6), data, tmp_path / "c.safetensors", card=ModelCard())
+    assert sr.finished and cls.finished
+    assert load_model(tmp_path / "sr.safetensors").config.role is Role.SR
+    classifier = load_model(tmp_path / "c.safetensors")
+    assert classifier.config.classifier.class_names == ("disc", "square")
