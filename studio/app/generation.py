@@ -1,0 +1,86 @@
+"""The generation panel's view model: every setting the user can change, as observable properties."""
+
+from __future__ import annotations
+
+import random
+from enum import Enum
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.app.properties import Property
+from studio.core.enums import SamplerKind
+from studio.core.settings import Recipe, Settings
+
+
+class Mode(str, Enum):
+    TEXT = "Text → image"
+    STROKES = "Strokes → image"
+    INPAINT = "Inpaint"
+    UPSCALE = "Upscale"
+
+
+class GenerationModel(QObject):
+    prompt_changed = Signal(str)
+    negative_prompt_changed = Signal(str)
+    mode_changed = Signal(object)
+    steps_changed = Signal(int)
+    guidance_scale_changed = Signal(float)
+    strength_changed = Signal(float)
+    eta_changed = Signal(float)
+    class_guidance_changed = Signal(float)
+    class_label_changed = Signal(int)
+    noise_augmentation_changed = Signal(float)
+    sampler_changed = Signal(object)
+    seed_changed = Signal(int)
+    seed_locked_changed = Signal(bool)
+    batch_size_changed = Signal(int)
+    cascade_changed = Signal(bool)
+    sr_steps_changed = Signal(int)
+
+    prompt = Property("")
+    negative_prompt = Property("")
+    mode = Property(Mode.TEXT)
+    steps = Property(30)
+    guidance_scale = Property(3.0)
+    strength = Property(0.6)
+    eta = Property(0.0)
+    class_guidance = Property(0.0)
+    class_label = Property(0)
+    noise_augmentation = Property(0.1)
+    sampler = Property(SamplerKind.DDIM)
+    seed = Property(1)
+    seed_locked = Property(False)
+    batch_size = Property(1)
+    cascade = Property(True)
+    sr_steps = Property(20)
+
+    def __init__(self, parent: QObject | None = None, rng: random.Random | None = None) -> None:
+        super().__init__(parent)
+        self._rng = rng or random.Random()
+
+    def roll_seed(self) -> int:
+        """A new random seed (the dice), unless the seed is locked."""
+        if not self.seed_locked:
+            self.seed = self._rng.randrange(0, 2**31)
+        return self.seed
+
+    def settings(self, *, with_classifier: bool) -> Settings:
+        return Settings(
+            prompt=self.prompt, negative_prompt=self.negative_prompt, seed=self.seed, steps=self.steps,
+            sampler=self.sampler, eta=self.eta, guidance_scale=self.guidance_scale,
+            class_label=self.class_label if with_classifier and self.class_guidance > 0 else None,
+            class_guidance=self.class_guidance if with_classifier else 0.0,
+            batch_size=self.batch_size, cascade=self.cascade, sr_steps=self.sr_steps,
+            noise_augmentation=self.noise_augmentation, strength=self.strength,
+        )
+
+    def apply(self, recipe: Recipe) -> None:
+        """Reuse the settings of a gallery result (its prompt, seed, sampler, …) and its mode."""
+        s = recipe.settings
+        self.prompt, self.negative_prompt, self.seed, self.steps = s.prompt, s.negative_prompt, s.seed, s.steps
+        self.sampler, self.eta, self.guidance_scale = s.sampler, s.eta, s.guidance_scale
+        self.class_guidance, self.class_label = s.class_guidance, s.class_label or 0
+        self.batch_size, self.cascade, self.sr_steps = s.batch_size, s.cascade, s.sr_steps
+        self.noise_augmentation, self.strength = s.noise_augmentation, s.strength
+        self.mode = {"text-to-image": Mode.TEXT, "strokes-to-image": Mode.STROKES, "inpaint": Mode.INPAINT,
+                     "upscale": Mode.UPSCALE}[recipe.kind.value]

@@ -1,0 +1,202 @@
+"""The canvas document: a paint layer and a mask layer, brush strokes, and undo/redo.
+
+Layers are QImages; every stroke (or fill, clear, image load) is one QUndoStack command holding the
+layer before and after, so undo is exact.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QRadialGradient, QUndoCommand, QUndoStack
+
+CANVAS_SIZE = 256
+
+
+class Tool(str, Enum):
+    BRUSH = "brush"
+    ERASER = "eraser"
+    MASK = "mask"
+    MASK_ERASER = "mask eraser"
+    EYEDROPPER = "eyedropper"
+    FILL = "fill"
+
+
+class Layer(str, Enum):
+    PAINT = "paint"
+    MASK = "mask"
+
+
+class _Snapshot(QUndoCommand):
+    def __init__(self, doc: CanvasDocument, layer: Layer, before: QImage, after: QImage, text: str) -> None:
+        super().__init__(text)
+        self.doc, self.layer, self.before, self.after = doc, layer, before, after
+        self._first = True
+
+    def redo(self) -> None:
+        if self._first:  # the change is already on the layer when the command is pushed
+            self._first = False
+            return
+        self.doc.set_layer(self.layer, self.after.copy())
+
+    def undo(self) -> None:
+        self.doc.set_layer(self.layer, self.before.copy())
+
+
+class CanvasDocument(QObject):
+    changed = Signal()
+    colour_picked = Signal(QColor)
+
+    def __init__(self, size: int = CANVAS_SIZE, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.size = size
+        self.paint = QImage(size, size, QImage.Format.Format_RGB32)
+        self.paint.fill(Qt.GlobalColor.white)
+        self.mask_layer = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+        self.mask_layer.fill(Qt.GlobalColor.transparent)
+        self.undo_stack = QUndoStack(self)
+        self.tool = Tool.BRUSH
+        self.colour = QColor(220, 40, 40)
+        self.brush_size = 24.0
+        self.hardness = 0.7
+        self.opacity = 1.0
+        self._stroke_before: QImage | None = None
+        self._last: QPointF | None = None
+
+    # --- layers -------------------------------------------------------------------------------
+    def layer(self, which: Layer) -> QImage:
+        return self.paint if which is Layer.PAINT else self.mask_layer
+
+    def set_layer(self, which: Layer, image: QImage) -> None:
+        if which is Layer.PAINT:
+            self.paint = image
+        else:
+            self.mask_layer = image
+        self.changed.emit()
+
+    def _target(self) -> Layer:
+        return Layer.MASK if self.tool in (Tool.MASK, Tool.MASK_ERASER) else Layer.PAINT
+
+    # --- strokes ------------------------------------------------------------------------------
+    def begin_stroke(self, point: QPointF) -> None:
+        if self.tool is Tool.EYEDROPPER:
+            self.colour = QColor(self.paint.pixel(int(point.x()), int(point.y())))
+            self.colour_picked.emit(self.colour)
+            return
+        if self.tool is Tool.FILL:
+            self.fill(Layer.PAINT)
+            return
+        self._stroke_before = self.layer(self._target()).copy()
+        self._last = point
+        self._dab(point)
+
+    def continue_stroke(self, point: QPointF) -> None:
+        if self._last is None:
+            return
+        spacing = max(1.0, self.brush_size * 0.15)
+        delta = point - self._last
+        distance = (delta.x() ** 2 + delta.y() ** 2) ** 0.5
+        steps = int(distance / spacing)
+        for i in range(1, steps + 1):
+            self._dab(self._last + delta * (i / steps))
+        if steps:
+            self._last = point
+
+    def end_stroke(self) -> None:
+        if self._stroke_before is None:
+            return
+        target = self._target()
+        self.undo_stack.push(_Snapshot(self, target, self._stroke_before, self.layer(target).copy(), self.tool.value))
+        self._stroke_before, self._last = None, None
+
+    def _dab(self, point: QPointF) -> None:
+        target = self._target()
+        image = self.layer(target)
+        radius = self.brush_size / 2
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        colour = QColor(self.colour)
+        if target is Layer.MASK:
+            colour = QColor(255, 255, 255)
+            if self.tool is Tool.MASK_ERASER:
+                painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut)
+        elif self.tool is Tool.ERASER:
+            colour = QColor(Qt.GlobalColor.white)
+        gradient = QRadialGradient(point, radius)
+        solid = QColor(colour)
+        solid.setAlphaF(self.opacity)
+        edge = QColor(colour)
+        edge.setAlphaF(0.0)
+        gradient.setColorAt(0.0, solid)
+        gradient.setColorAt(max(0.0, min(self.hardness, 0.999)), solid)
+        gradient.setColorAt(1.0, edge)
+        painter.setBrush(QBrush(gradient))
+        painter.drawEllipse(point, radius, radius)
+        painter.end()
+        self.changed.emit()
+
+    # --- whole-layer edits --------------------------------------------------------------------
+    def fill(self, which: Layer) -> None:
+        before = self.layer(which).copy()
+        self.layer(which).fill(self.colour if which is Layer.PAINT else QColor(255, 255, 255))
+        self.undo_stack.push(_Snapshot(self, which, before, self.layer(which).copy(), "fill"))
+        self.changed.emit()
+
+    def clear(self, which: Layer) -> None:
+        before = self.layer(which).copy()
+        self.layer(which).fill(Qt.GlobalColor.white if which is Layer.PAINT else Qt.GlobalColor.transparent)
+        self.undo_stack.push(_Snapshot(self, which, before, self.layer(which).copy(), f"clear {which.value}"))
+        self.changed.emit()
+
+    def load_image(self, image: QImage, text: str = "open image") -> None:
+        """Place an image on the paint layer, scaled to fit and centred on white."""
+        before = self.paint.copy()
+        scaled = image.scaled(self.size, self.size, Qt.AspectRatioMode.KeepAspectRatio,
+                              Qt.TransformationMode.SmoothTransformation)
+        painter = QPainter(self.paint)
+        painter.fillRect(0, 0, self.size, self.size, Qt.GlobalColor.white)
+        painter.drawImage((self.size - scaled.width()) // 2, (self.size - scaled.height()) // 2, scaled)
+        painter.end()
+        self.undo_stack.push(_Snapshot(self, Layer.PAINT, before, self.paint.copy(), text))
+        self.changed.emit()
+
+    # --- arrays for the engine ----------------------------------------------------------------
+    def painting(self) -> np.ndarray:
+        return qimage_to_rgb(self.paint)
+
+    def mask(self) -> np.ndarray:
+        alpha = self.mask_layer.convertToFormat(QImage.Format.Format_ARGB32)
+        array = qimage_array(alpha)
+        return np.ascontiguousarray(array[..., 3])
+
+    def restore_layers(self, paint: QImage | None, mask: QImage | None) -> None:
+        if paint is not None and not paint.isNull():
+            self.paint = paint.convertToFormat(QImage.Format.Format_RGB32).scaled(self.size, self.size)
+        if mask is not None and not mask.isNull():
+            self.mask_layer = mask.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied).scaled(
+                self.size, self.size)
+        self.changed.emit()
+
+
+def qimage_array(image: QImage) -> np.ndarray:
+    """A 32-bit QImage as a uint8 [H, W, 4] copy in B, G, R, A byte order (little-endian)."""
+    image = image.convertToFormat(QImage.Format.Format_ARGB32)
+    ptr = image.constBits()
+    array = np.frombuffer(ptr, np.uint8, count=image.sizeInBytes()).reshape(image.height(), image.bytesPerLine())
+    return array[:, : image.width() * 4].reshape(image.height(), image.width(), 4)[..., [2, 1, 0, 3]].copy()
+
+
+def qimage_to_rgb(image: QImage) -> np.ndarray:
+    return np.ascontiguousarray(qimage_array(image)[..., :3])
+
+
+def rgb_to_qimage(array: np.ndarray) -> QImage:
+    """uint8 [H, W, 3] → QImage (copied, so the array may go)."""
+    array = np.ascontiguousarray(array)
+    h, w, _ = array.shape
+    return QImage(array.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+

@@ -1,0 +1,94 @@
+"""The canvas widget: shows the layers (the mask as a translucent red overlay), takes the mouse."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QWidget
+
+from studio.ui.canvas_document import CanvasDocument
+
+MASK_TINT = QColor(255, 40, 80, 110)
+
+
+class CanvasView(QWidget):
+    image_dropped = Signal(str)
+
+    def __init__(self, document: CanvasDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = document
+        self.zoom = 2.0
+        self.offset = QPointF(0, 0)
+        self._panning: QPointF | None = None
+        self._preview: QImage | None = None  # the forward-process preview while strength moves
+        self.setMinimumSize(300, 300)
+        self.setAcceptDrops(True)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("B brush · E eraser · M mask · [ ] brush size · wheel zoom · middle-drag pan")
+        document.changed.connect(self.update)
+
+    def show_preview(self, image: QImage | None) -> None:
+        self._preview = image
+        self.update()
+
+    def _frame(self) -> QRectF:
+        side = self.doc.size * self.zoom
+        return QRectF((self.width() - side) / 2 + self.offset.x(), (self.height() - side) / 2 + self.offset.y(),
+                      side, side)
+
+    def to_image(self, pos: QPointF) -> QPointF:
+        frame = self._frame()
+        return QPointF((pos.x() - frame.x()) / self.zoom, (pos.y() - frame.y()) / self.zoom)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(58, 58, 62))
+        frame = self._frame()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
+        painter.drawImage(frame, self._preview if self._preview is not None else self.doc.paint)
+        tinted = QPixmap.fromImage(self.doc.mask_layer)
+        tint_painter = QPainter(tinted)
+        tint_painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+        tint_painter.fillRect(tinted.rect(), MASK_TINT)
+        tint_painter.end()
+        painter.drawPixmap(frame.toRect(), tinted)
+        painter.setPen(QColor(120, 120, 128))
+        painter.drawRect(frame)
+        painter.end()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._panning = event.position()
+        elif event.button() == Qt.MouseButton.LeftButton:
+            self.doc.begin_stroke(self.to_image(event.position()))
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._panning is not None:
+            self.offset += event.position() - self._panning
+            self._panning = event.position()
+            self.update()
+        elif event.buttons() & Qt.MouseButton.LeftButton:
+            self.doc.continue_stroke(self.to_image(event.position()))
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._panning = None
+        elif event.button() == Qt.MouseButton.LeftButton:
+            self.doc.end_stroke()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
+        self.zoom = min(16.0, max(0.25, self.zoom * factor))
+        self.update()
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        data = event.mimeData()
+        if data.hasImage():
+            self.doc.load_image(QImage(data.imageData()), "drop image")
+        elif data.hasUrls():
+            self.image_dropped.emit(data.urls()[0].toLocalFile())

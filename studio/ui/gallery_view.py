@@ -1,0 +1,70 @@
+"""The gallery: results with their recipes; reuse settings, send to canvas, upscale, export, delete."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+from studio.app.gallery import Gallery, GalleryEntry
+from studio.images.metadata import parameters_text
+from studio.ui.canvas_document import rgb_to_qimage
+
+
+class GalleryView(QWidget):
+    reuse = Signal(object)
+    to_canvas = Signal(object)
+    upscale = Signal(object)
+    export = Signal(object)
+
+    def __init__(self, gallery: Gallery, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.gallery = gallery
+        self.list = QListWidget()
+        self.list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.list.setIconSize(QSize(72, 72))
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.list.setMinimumHeight(110)
+        buttons = QHBoxLayout()
+        self.buttons = {}
+        for key, text in (("reuse", "Reuse settings"), ("to_canvas", "Send to canvas"), ("upscale", "Upscale"),
+                          ("export", "Export…"), ("delete", "Delete")):
+            button = QPushButton(text)
+            button.clicked.connect(lambda _=False, k=key: self._act(k))
+            buttons.addWidget(button)
+            self.buttons[key] = button
+        column = QVBoxLayout(self)
+        column.addWidget(self.list)
+        column.addLayout(buttons)
+        gallery.changed.connect(self.refresh)
+        self.list.currentRowChanged.connect(lambda _: self._enable())
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for entry in self.gallery.entries:
+            icon = QIcon(QPixmap.fromImage(rgb_to_qimage(entry.image)).scaled(
+                72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+            item = QListWidgetItem(icon, entry.recipe.settings.prompt[:18] if entry.recipe else "(cancelled)")
+            item.setToolTip(parameters_text(entry.recipe) if entry.recipe else "last x̂₀ of a cancelled run")
+            item.setData(Qt.ItemDataRole.UserRole, entry)
+            self.list.addItem(item)
+        self._enable()
+
+    def selected(self) -> GalleryEntry | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def _enable(self) -> None:
+        entry = self.selected()
+        for key, button in self.buttons.items():
+            button.setEnabled(entry is not None and (key != "reuse" or entry.recipe is not None))
+
+    def _act(self, key: str) -> None:
+        entry = self.selected()
+        if entry is None:
+            return
+        if key == "delete":
+            self.gallery.remove(entry)
+        else:
+            getattr(self, key).emit(entry)

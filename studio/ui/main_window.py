@@ -1,0 +1,317 @@
+"""The main window: canvas in the centre, the panel on the right, live view, schedule and gallery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.app.generation import Mode
+from studio.app.session import Session
+from studio.engine.forward_preview import alpha_bar_at_strength, noised_preview
+from studio.engine.model_info import schedule_curve
+from studio.images.files import ImageFileError
+from studio.images.sequences import SequenceFormat, export_sequence
+from studio.ui.canvas_document import CanvasDocument, Layer, Tool, rgb_to_qimage
+from studio.ui.canvas_view import CanvasView
+from studio.ui.gallery_view import GalleryView
+from studio.ui.live_view import LiveView
+from studio.ui.panel import Panel
+from studio.ui.schedule_plot import SchedulePlot
+
+SEQUENCE_FILTERS = "Animated GIF (*.gif);;Animated WebP (*.webp);;Contact sheet (*.png);;PNG frames (folder)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session, document: CanvasDocument) -> None:
+        super().__init__()
+        self.session, self.doc = session, document
+        self.setWindowTitle("Diffusion Studio")
+        self.canvas = CanvasView(document)
+        self.panel = Panel(session)
+        self.live = LiveView(session)
+        self.schedule = SchedulePlot()
+        self.gallery = GalleryView(session.gallery)
+        self._build_layout()
+        self._build_toolbar()
+        self._build_menus()
+        self._wire()
+        self.autosave = QTimer(self)
+        self.autosave.setInterval(5000)
+        self.autosave.timeout.connect(self.save_canvas)
+        self.autosave.start()
+        self.resize(1280, 820)
+
+    # --- layout -------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.canvas, 3)
+        column.addWidget(self.gallery, 1)
+        right = QWidget()
+        side = QVBoxLayout(right)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addWidget(self.live)
+        side.addWidget(self.schedule)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.addWidget(self.panel)
+        split.setSizes([520, 420, 340])
+        self.setCentralWidget(split)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Tools")
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, bar)
+        self.tool_actions = {}
+        for tool, text, key in ((Tool.BRUSH, "Brush", "B"), (Tool.ERASER, "Eraser", "E"), (Tool.MASK, "Mask", "M"),
+                                (Tool.MASK_ERASER, "Unmask", "Shift+M"), (Tool.EYEDROPPER, "Pick", "I"),
+                                (Tool.FILL, "Fill", "G")):
+            action = QAction(text, self, checkable=True)
+            action.setShortcut(QKeySequence(key))
+            action.setToolTip(f"{text} ({key})")
+            action.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
+            bar.addAction(action)
+            self.tool_actions[tool] = action
+        self.tool_actions[Tool.BRUSH].setChecked(True)
+        bar.addSeparator()
+        self.colour_button = QPushButton("Colour")
+        self.colour_button.clicked.connect(self.choose_colour)
+        bar.addWidget(self.colour_button)
+        brush_sliders = (("Size", "brush_size", 1, 128, 1.0), ("Hardness", "hardness", 0, 100, 0.01),
+                         ("Opacity", "opacity", 5, 100, 0.01))
+        for label, attr, low, high, scale in brush_sliders:
+            slider = QSlider(Qt.Orientation.Vertical)
+            slider.setRange(low, high)
+            slider.setValue(int(getattr(self.doc, attr) / scale))
+            slider.setToolTip(label)
+            slider.setFixedHeight(70)
+            slider.valueChanged.connect(lambda v, a=attr, s=scale: setattr(self.doc, a, v * s))
+            bar.addWidget(slider)
+            setattr(self, f"{attr}_slider", slider)
+        bar.addSeparator()
+        for text, which in (("Clear paint", Layer.PAINT), ("Clear mask", Layer.MASK)):
+            button = QPushButton(text)
+            button.clicked.connect(lambda _=False, w=which: self.doc.clear(w))
+            bar.addWidget(button)
+        self._show_colour()
+
+    def _build_menus(self) -> None:
+        file = self.menuBar().addMenu("&File")
+        for text, key, slot in (("Open image…", QKeySequence.StandardKey.Open, self.open_image),
+                                ("Open model file…", None, self.open_model),
+                                ("Export sequence…", None, self.export_sequence),
+                                ("Quit", QKeySequence.StandardKey.Quit, self.close)):
+            action = file.addAction(text)
+            if key is not None:
+                action.setShortcut(key)
+            action.triggered.connect(slot)
+        edit = self.menuBar().addMenu("&Edit")
+        undo = self.doc.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        redo = self.doc.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
+        paste = QAction("Paste image", self)
+        paste.setShortcut(QKeySequence.StandardKey.Paste)
+        paste.triggered.connect(self.paste_image)
+        for action in (undo, redo, paste):
+            edit.addAction(action)
+            self.addAction(action)
+
+    def _wire(self) -> None:
+        s = self.session
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=lambda: s.generate())
+        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=lambda: s.generate())
+        QShortcut(QKeySequence("Escape"), self, activated=s.cancel)
+        QShortcut(QKeySequence("["), self, activated=lambda: self.brush_size_slider.setValue(
+            max(1, int(self.doc.brush_size * 0.8))))
+        QShortcut(QKeySequence("]"), self, activated=lambda: self.brush_size_slider.setValue(
+            min(128, int(self.doc.brush_size * 1.25) + 1)))
+        self.panel.open_model.clicked.connect(self.open_model)
+        self.panel.card.clicked.connect(self.show_card)
+        self.live.export_requested.connect(self.export_sequence)
+        self.canvas.image_dropped.connect(self.load_image_file)
+        self.doc.colour_picked.connect(lambda _: self._show_colour())
+        s.error.connect(self.show_error)
+        s.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        s.runner.status_changed.connect(lambda m: self.statusBar().showMessage(m))
+        s.runner.step.connect(lambda e: self.schedule.set_current(e.frame.t))
+        s.timeline.index_changed.connect(self._on_timeline)
+        s.model_changed.connect(lambda _: self.update_schedule())
+        g = s.generation
+        g.steps_changed.connect(lambda _: self.update_schedule())
+        g.strength_changed.connect(lambda _: self.update_strength_preview())
+        g.mode_changed.connect(lambda _: self.update_strength_preview())
+        self.strength_preview_timer = QTimer(self, singleShot=True, interval=900)
+        self.strength_preview_timer.timeout.connect(lambda: self.canvas.show_preview(None))
+        self.gallery.reuse.connect(lambda e: g.apply(e.recipe))
+        self.gallery.to_canvas.connect(lambda e: self.doc.load_image(rgb_to_qimage(e.image), "send to canvas"))
+        self.gallery.upscale.connect(self.upscale_entry)
+        self.gallery.export.connect(self.export_entry)
+
+    # --- actions ------------------------------------------------------------------------------
+    def set_tool(self, tool: Tool) -> None:
+        self.doc.tool = tool
+        for t, action in self.tool_actions.items():
+            action.setChecked(t is tool)
+
+    def choose_colour(self) -> None:
+        colour = QColorDialog.getColor(self.doc.colour, self, "Brush colour")
+        if colour.isValid():
+            self.doc.colour = colour
+            self._show_colour()
+
+    def _show_colour(self) -> None:
+        self.colour_button.setStyleSheet(f"background: {self.doc.colour.name()}; color: white;")
+
+    def show_error(self, message: str) -> None:
+        self.statusBar().showMessage(f"⚠ {message}", 15000)
+
+    def open_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model file", "", "Models (*.safetensors *.json)")
+        if path and self.session.open_model(path):
+            self.show_card()
+
+    def show_card(self) -> None:
+        if self.session.model is not None:
+            box = QMessageBox(QMessageBox.Icon.Information, "Model card", self.session.model.name, parent=self)
+            box.setDetailedText(self.session.model.description)
+            box.setInformativeText(self.session.model.description.split("\n  config:")[0])
+            box.open()
+
+    def open_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.webp *.bmp)")
+        if path:
+            self.load_image_file(path)
+
+    def load_image_file(self, path: str) -> None:
+        image = QImage(path)
+        if image.isNull():
+            self.show_error(f"{path}: not a readable image")
+            return
+        self.doc.load_image(image)
+        from studio.app.gallery import read_recipe
+
+        try:
+            recipe = read_recipe(Path(path))
+        except (OSError, ValueError):
+            recipe = None
+        if recipe is not None:
+            self.session.generation.apply(recipe)
+            self.statusBar().showMessage("settings restored from the image's recipe", 8000)
+
+    def paste_image(self) -> None:
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self.show_error("the clipboard holds no image")
+        else:
+            self.doc.load_image(image, "paste image")
+
+    def upscale_entry(self, entry) -> None:
+        self.doc.load_image(rgb_to_qimage(entry.image), "upscale input")
+        self.session.generation.mode = Mode.UPSCALE
+        self.session.generate()
+
+    def export_entry(self, entry) -> None:
+        from studio.images.files import save_png
+        from studio.images.metadata import png_chunks
+
+        path, _ = QFileDialog.getSaveFileName(self, "Export image", f"{entry.key}.png", "PNG (*.png)")
+        if path:
+            try:
+                save_png(path, entry.image, png_chunks(entry.recipe) if entry.recipe else {})
+            except ImageFileError as exc:
+                self.show_error(str(exc))
+
+    def export_sequence(self, path: str | None = None, fmt: SequenceFormat | None = None) -> None:
+        frames = self.session.timeline.frames
+        if not frames:
+            self.show_error("run something first: there are no steps to export")
+            return
+        if path is None:
+            path, chosen = QFileDialog.getSaveFileName(self, "Export sequence", "steps.gif", SEQUENCE_FILTERS)
+            if not path:
+                return
+            fmt = {"GIF": SequenceFormat.GIF, "WebP": SequenceFormat.WEBP, "Contact": SequenceFormat.SHEET}.get(
+                chosen.split()[1] if chosen.startswith("Animated") else chosen.split()[0], SequenceFormat.FRAMES)
+        try:
+            export_sequence([(f.x_t_preview[0], f.x0_preview[0]) for f in frames], Path(path), fmt)
+            self.statusBar().showMessage(f"{len(frames)} steps exported to {path}", 8000)
+        except (ImageFileError, ValueError) as exc:
+            self.show_error(str(exc))
+
+    def _on_timeline(self, _index: int) -> None:
+        frame = self.session.timeline.current()
+        self.schedule.set_current(frame.t if frame else None)
+
+    def update_schedule(self) -> None:
+        model = self.session.model
+        if model is None:
+            return
+        self._curve = schedule_curve(model, self.session.generation.steps)
+        self.schedule.set_schedule(*self._curve)
+        self.update_strength_preview(show=False)
+
+    def update_strength_preview(self, show: bool = True) -> None:
+        """While strength moves in strokes mode, show the painting noised to x_t₀ on the canvas."""
+        g = self.session.generation
+        if self.session.model is None or g.mode is not Mode.STROKES:
+            self.schedule.set_start(None)
+            return
+        log_snr, chain = self._curve
+        t0, abar = alpha_bar_at_strength(log_snr, chain, g.strength)
+        self.schedule.set_start(t0 if g.strength > 0 else None)
+        if show:
+            self.strength_preview = noised_preview(self.doc.painting(), abar, seed=g.seed)
+            self.canvas.show_preview(rgb_to_qimage(self.strength_preview))
+            self.strength_preview_timer.start()
+
+    # --- autosave -----------------------------------------------------------------------------
+    def save_canvas(self) -> None:
+        folder = self.session.folder
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, image in (("canvas-paint", self.doc.paint), ("canvas-mask", self.doc.mask_layer)):
+                tmp = folder / f".{name}.part.png"
+                if not image.save(str(tmp), "PNG"):
+                    raise OSError(f"cannot write {tmp}")
+                tmp.replace(folder / f"{name}.png")
+        except OSError as exc:
+            self.show_error(f"the canvas could not be autosaved: {exc}")
+
+    def restore_canvas(self) -> None:
+        folder = self.session.folder
+        paint, mask = QImage(str(folder / "canvas-paint.png")), QImage(str(folder / "canvas-mask.png"))
+        self.doc.restore_layers(paint if not paint.isNull() else None, mask if not mask.isNull() else None)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.save_canvas()
+        self.session.shutdown()
+        super().closeEvent(event)
+
+
+def build_window(session_factory=None) -> MainWindow:
+    """The document, the session and the window, wired; state restored from the last run."""
+    document = CanvasDocument()
+    session = session_factory(document) if session_factory else Session(document)
+    window = MainWindow(session, document)
+    window.restore_canvas()
+    session.restore()
+    window.update_schedule()
+    return window
+
+

@@ -1,0 +1,173 @@
+"""The settings panel: model, mode, prompts, sliders, sampler, seed, batch, run controls."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.app.generation import Mode
+from studio.app.session import Session
+from studio.core.enums import SamplerKind
+from studio.ui.bindings import bind_check, bind_enum, bind_slider, bind_spin, bind_text
+
+
+def _slider(low: int, high: int) -> QSlider:
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(low, high)
+    return slider
+
+
+class Panel(QWidget):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        g = session.generation
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._model_box())
+
+        prompt_box = QGroupBox("Prompt")
+        form = QFormLayout(prompt_box)
+        self.mode = QComboBox()
+        bind_enum(self.mode, g, "mode", list(Mode))
+        form.addRow("Mode", self.mode)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("what to paint, e.g. “red apple”")
+        self.prompt.setFixedHeight(54)
+        bind_text(self.prompt, g, "prompt")
+        form.addRow("Prompt", self.prompt)
+        self.negative = QLineEdit()
+        self.negative.setPlaceholderText("what to avoid")
+        bind_text(self.negative, g, "negative_prompt")
+        form.addRow("Negative", self.negative)
+        layout.addWidget(prompt_box)
+
+        sampling = QGroupBox("Sampling")
+        form = QFormLayout(sampling)
+        self.rows: dict[str, tuple[QWidget, ...]] = {}
+        self._add_slider(form, "steps", "Steps", 1, 200, 1, "{:d}")
+        self._add_slider(form, "guidance", "Guidance", 0, 150, 0.1, "{:.1f}", prop="guidance_scale")
+        self._add_slider(form, "strength", "Strength", 0, 100, 0.01, "{:.2f}")
+        self.sampler = QComboBox()
+        bind_enum(self.sampler, g, "sampler", list(SamplerKind))
+        form.addRow("Sampler", self.sampler)
+        self._add_slider(form, "eta", "DDIM η", 0, 100, 0.01, "{:.2f}")
+        self._add_slider(form, "class_guidance", "Class guidance", 0, 100, 0.1, "{:.1f}")
+        self.class_picker = QComboBox()
+        self.class_picker.currentIndexChanged.connect(lambda i: setattr(g, "class_label", max(i, 0)))
+        g.class_label_changed.connect(lambda i: self.class_picker.setCurrentIndex(i))
+        form.addRow("Class", self.class_picker)
+        self.rows["class_guidance"] += (self.class_picker,)
+        layout.addWidget(sampling)
+
+        cascade = QGroupBox("Seed, batch and cascade")
+        form = QFormLayout(cascade)
+        seed_row = QHBoxLayout()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        bind_spin(self.seed, g, "seed")
+        self.seed_lock = QCheckBox("lock")
+        bind_check(self.seed_lock, g, "seed_locked")
+        self.dice = QPushButton("🎲 new")
+        self.dice.setToolTip("a new random seed (unless locked)")
+        self.dice.clicked.connect(g.roll_seed)
+        for w in (self.seed, self.seed_lock, self.dice):
+            seed_row.addWidget(w)
+        form.addRow("Seed", seed_row)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 16)
+        bind_spin(self.batch, g, "batch_size")
+        form.addRow("Batch", self.batch)
+        self.cascade = QCheckBox("run the super-resolution stage")
+        bind_check(self.cascade, g, "cascade")
+        form.addRow("Cascade", self.cascade)
+        self.rows["cascade"] = (self.cascade,)
+        self._add_slider(form, "noise_augmentation", "Noise aug.", 0, 100, 0.01, "{:.2f}")
+        layout.addWidget(cascade)
+
+        layout.addWidget(self._run_box())
+        layout.addStretch(1)
+        for signal in (g.mode_changed, g.sampler_changed, g.cascade_changed, session.model_changed,
+                       session.runner.running_changed):
+            signal.connect(self.refresh)
+        session.model_changed.connect(self._show_model)
+        self.refresh()
+
+    def _model_box(self) -> QGroupBox:
+        box = QGroupBox("Model")
+        row = QHBoxLayout(box)
+        self.model_name = QLabel("no model")
+        self.model_name.setWordWrap(True)
+        self.open_model = QPushButton("Open model file…")
+        self.card = QPushButton("Card")
+        self.card.setToolTip("what `studio info` says about this model")
+        row.addWidget(self.model_name, 1)
+        row.addWidget(self.open_model)
+        row.addWidget(self.card)
+        return box
+
+    def _run_box(self) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        buttons = QHBoxLayout()
+        self.generate = QPushButton("Generate  (Ctrl+Enter)")
+        self.generate.setDefault(True)
+        self.cancel = QPushButton("Cancel  (Esc)")
+        buttons.addWidget(self.generate, 2)
+        buttons.addWidget(self.cancel, 1)
+        column.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.status = QLabel("")
+        column.addWidget(self.progress)
+        column.addWidget(self.status)
+        runner = self.session.runner
+        runner.progress_changed.connect(lambda p: self.progress.setValue(int(p * 1000)))
+        runner.status_changed.connect(self.status.setText)
+        self.generate.clicked.connect(lambda: self.session.generate())
+        self.cancel.clicked.connect(self.session.cancel)
+        return box
+
+    def _add_slider(self, form: QFormLayout, key: str, label: str, low: int, high: int, scale: float, fmt: str,
+                    prop: str | None = None) -> None:
+        slider, value = _slider(low, high), QLabel()
+        value.setMinimumWidth(36)
+        row = QHBoxLayout()
+        row.addWidget(slider, 1)
+        row.addWidget(value)
+        bind_slider(slider, value, self.session.generation, prop or key, scale, fmt)
+        form.addRow(label, row)
+        setattr(self, f"{key}_slider", slider)
+        self.rows[key] = (slider, value)
+
+    def _show_model(self, summary) -> None:
+        self.model_name.setText(f"{summary.name}  ({summary.resolution}→{summary.output_resolution} px)")
+        self.model_name.setToolTip(summary.path)
+        self.class_picker.clear()
+        self.class_picker.addItems(list(summary.class_names))
+
+    def refresh(self, *_: object) -> None:
+        """Enable exactly the controls that apply to the current mode and model."""
+        s = self.session
+        for key, widgets in self.rows.items():
+            enabled = s.applies(key if key != "guidance" else "guidance")
+            for w in widgets:
+                w.setEnabled(enabled)
+        self.generate.setEnabled(s.applies("generate"))
+        self.cancel.setEnabled(s.runner.running)
+        self.card.setEnabled(s.model is not None)

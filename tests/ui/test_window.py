@@ -1,0 +1,213 @@
+"""The window, offscreen, with a tiny model: painting, generating, cancelling, forking, saving."""
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor
+
+from studio.app.generation import Mode
+from studio.images.sequences import SequenceFormat
+from studio.ui.canvas_document import Layer, Tool
+
+
+def _drag(qtbot, view, start, end):
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    for i in range(1, 11):
+        p = start + (end - start) * (i / 10)
+        qtbot.mouseMove(view, QPoint(int(p.x()), int(p.y())))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=end)
+
+
+def _activate(window, qtbot):
+    window.show()
+    window.activateWindow()
+    window.canvas.setFocus()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+
+
+def _stroke(window, qtbot):
+    view = window.canvas
+    frame = view._frame()
+    start = QPoint(int(frame.x() + 40), int(frame.y() + 40))
+    end = QPoint(int(frame.x() + 300), int(frame.y() + 200))
+    _drag(qtbot, view, start, end)
+
+
+def test_a_brush_stroke_changes_the_paint_layer_and_undo_redo_restore_it(make_window, qtbot):
+    window = make_window()
+    window.show()
+    before = window.doc.painting().copy()
+    _stroke(window, qtbot)
+    after = window.doc.painting()
+    assert (after != before).any(axis=2).sum() > 200
+    window.doc.undo_stack.undo()
+    assert np.array_equal(window.doc.painting(), before)
+    window.doc.undo_stack.redo()
+    assert np.array_equal(window.doc.painting(), after)
+
+
+def test_mask_painting_marks_the_mask_and_leaves_the_painting(make_window, qtbot):
+    window = make_window()
+    _activate(window, qtbot)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_M)
+    assert window.doc.tool is Tool.MASK
+    painting = window.doc.painting().copy()
+    _stroke(window, qtbot)
+    assert window.doc.mask().max() == 255 and (window.doc.mask() > 0).sum() > 200
+    assert np.array_equal(window.doc.painting(), painting)
+    window.doc.clear(Layer.MASK)
+    assert window.doc.mask().max() == 0
+
+
+def test_a_full_generate_shows_one_preview_per_step_and_fills_the_gallery(make_window, qtbot):
+    window = make_window()
+    g = window.session.generation
+    g.prompt, g.steps, g.sr_steps, g.seed = "red apple", 6, 3, 5
+    _activate(window, qtbot)
+    with qtbot.waitSignal(window.session.runner.finished, timeout=60_000) as blocker:
+        qtbot.keyClick(window.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    result = blocker.args[0]
+    assert window.live.step_previews == 9 and len(result.frames) == 9
+    entry = window.session.gallery.entries[0]
+    assert entry.recipe.settings.prompt == "red apple" and entry.recipe.settings.seed == 5
+    assert window.gallery.list.count() == 1
+    assert window.session.timeline.length == 9
+    assert "done" in window.panel.status.text()
+
+
+def test_cancel_ends_the_run_and_offers_the_last_prediction(make_window, qtbot):
+    window = make_window()
+    g = window.session.generation
+    g.steps, g.cascade = 200, False
+    window.session.runner.step.connect(lambda e: window.session.cancel() if e.frame.step == 1 else None)
+    with qtbot.waitSignal(window.session.runner.cancelled, timeout=60_000):
+        window.session.generate()
+    assert window.session.partial is not None and window.live.partial_bar.isVisibleTo(window)
+    window.session.keep_partial()
+    assert window.session.gallery.entries[0].recipe is None
+    assert not window.session.runner.running
+
+
+def test_fork_from_a_step_reruns_from_its_stored_x_t(make_window, qtbot):
+    window = make_window()
+    g = window.session.generation
+    g.steps, g.cascade, g.prompt = 8, False, "red apple"
+    with qtbot.waitSignal(window.session.runner.finished, timeout=60_000):
+        window.session.generate()
+    parent = window.session.last_result
+    window.session.timeline.index = 3
+    g.prompt = "blue cat"
+    with qtbot.waitSignal(window.session.runner.finished, timeout=60_000) as blocker:
+        window.live.fork.click()
+    forked = blocker.args[0]
+    assert forked.recipe.fork == ("base", parent.frames[3].index)
+    assert len(forked.frames) == 8 - 3 and forked.recipe.settings.prompt == "blue cat"
+    assert np.array_equal(forked.frames[0].x_t, parent.frames[3].x_t)
+
+
+def test_the_sequence_exports_as_gif_and_contact_sheet(make_window, qtbot, tmp_path):
+    window = make_window()
+    g = window.session.generation
+    g.steps, g.cascade = 5, False
+    with qtbot.waitSignal(window.session.runner.finished, timeout=60_000):
+        window.session.generate()
+    window.export_sequence(str(tmp_path / "steps.gif"), SequenceFormat.GIF)
+    window.export_sequence(str(tmp_path / "sheet.png"), SequenceFormat.SHEET)
+    from PIL import Image
+
+    with Image.open(tmp_path / "steps.gif") as gif:
+        assert gif.n_frames == 5
+    with Image.open(tmp_path / "sheet.png") as sheet:
+        assert sheet.size == (5 * 16, 2 * 16)
+
+
+def test_settings_come_back_after_a_restart(make_window, tmp_path):
+    folder = tmp_path / "data"
+    first = make_window(folder)
+    g = first.session.generation
+    g.prompt, g.steps, g.guidance_scale, g.mode, g.seed_locked = "green star", 42, 5.5, Mode.STROKES, True
+    first.close()
+    second = make_window(folder)
+    g2 = second.session.generation
+    assert (g2.prompt, g2.steps, g2.guidance_scale, g2.mode, g2.seed_locked) == ("green star", 42, 5.5,
+                                                                                   Mode.STROKES, True)
+    assert second.panel.steps_slider.value() == 42
+
+
+def test_canvas_and_gallery_come_back_after_a_crash(make_window, qtbot, tmp_path):
+    folder = tmp_path / "data"
+    first = make_window(folder)
+    first.show()
+    _stroke(first, qtbot)
+    g = first.session.generation
+    g.steps, g.cascade = 3, False
+    with qtbot.waitSignal(first.session.runner.finished, timeout=60_000):
+        first.session.generate()
+    first.save_canvas()  # what the 5-second autosave timer does; then no clean shutdown at all
+    painting = first.doc.painting().copy()
+    second = make_window(folder)
+    assert np.array_equal(second.doc.painting(), painting)
+    assert len(second.session.gallery.entries) == 1
+    assert second.session.gallery.entries[0].recipe.settings.steps == 3
+
+
+def test_a_bad_model_file_gives_a_message_and_the_window_stays(make_window, qtbot, tmp_path):
+    window = make_window()
+    window.show()
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"definitely not safetensors, just some bytes")
+    with qtbot.waitSignal(window.session.error) as blocker:
+        assert not window.session.open_model(bad)
+    assert "not a safetensors file" in blocker.args[0]
+    assert "not a safetensors file" in window.statusBar().currentMessage()
+    assert window.isVisible() and window.session.model is not None  # the previous model is kept
+
+
+def test_moving_the_strength_slider_shows_the_forward_noised_painting(make_window, qtbot):
+    window = make_window()
+    window.doc.colour = QColor(0, 0, 255)
+    window.doc.fill(Layer.PAINT)
+    g = window.session.generation
+    g.mode = Mode.STROKES
+    g.strength = 0.0
+    window.panel.strength_slider.setValue(30)
+    low = window.strength_preview.astype(float)
+    assert window.schedule.start_t is not None
+    window.panel.strength_slider.setValue(95)
+    high = window.strength_preview.astype(float)
+    blue = np.array([0, 0, 255], float)
+    assert np.abs(low - blue).mean() < np.abs(high - blue).mean()  # more strength, more noise
+    assert window.canvas._preview is not None
+
+
+def test_controls_that_do_not_apply_are_disabled(make_window):
+    window = make_window()
+    g = window.session.generation
+    g.mode = Mode.TEXT
+    assert not window.panel.strength_slider.isEnabled()
+    g.mode = Mode.STROKES
+    assert window.panel.strength_slider.isEnabled()
+    g.sampler = g.sampler.__class__("ddpm")
+    assert not window.panel.eta_slider.isEnabled()
+    assert window.panel.class_picker.isEnabled() and window.panel.class_picker.count() == 3  # has a classifier
+    g.mode = Mode.UPSCALE
+    assert not window.panel.class_picker.isEnabled() and not window.panel.guidance_slider.isEnabled()
+    assert window.panel.noise_augmentation_slider.isEnabled()
+
+
+def test_the_canvas_keys_switch_tools_and_resize_the_brush(make_window, qtbot):
+    window = make_window()
+    _activate(window, qtbot)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_E)
+    assert window.doc.tool is Tool.ERASER
+    qtbot.keyClick(window.canvas, Qt.Key.Key_B)
+    assert window.doc.tool is Tool.BRUSH
+    size = window.doc.brush_size
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
+    assert window.doc.brush_size > size
+
+
+def test_canvas_maps_points_to_image_pixels(make_window):
+    window = make_window()
+    frame = window.canvas._frame()
+    p = window.canvas.to_image(QPointF(frame.x() + 10 * window.canvas.zoom, frame.y()))
+    assert round(p.x()) == 10 and round(p.y()) == 0
