@@ -33,10 +33,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure speed")
     bench.add_argument("what", choices=["unet"])
     bench.add_argument("--rounds", type=int, default=20)
+    _add_batch(commands)
     _add_data(commands)
     _add_train(commands)
     _add_eval(commands)
     return parser
+
+
+def _add_batch(commands) -> None:
+    p = commands.add_parser("batch", help="every prompt of a file × every seed, into a folder")
+    _add_common(p)
+    p.add_argument("--prompts", required=True, help="a text file, one prompt per line (# comments)")
+    p.add_argument("--seeds", default="1-4", help="e.g. 1-8 or 3,5,9")
+    p.add_argument("--pattern", default="{seed}-{prompt}", help="file names: {date} {seed} {prompt} {index} …")
+    p.add_argument("--format", choices=["png", "jpg", "webp"], default="png")
+    p.add_argument("--grid", action="store_true", help="also write contact-sheet.png")
+    p.add_argument("--no-metadata", action="store_true", help="write no prompt or recipe into the files")
 
 
 def _add_data(commands) -> None:
@@ -91,7 +103,10 @@ def _add_common(p: argparse.ArgumentParser, *, default_steps: int = 30) -> None:
     p.add_argument("--sr-steps", type=int, default=20)
     p.add_argument("--noise-aug", type=float, default=0.1, help="cascade noise augmentation in [0, 1]")
     p.add_argument("--out", default="studio.png", help="output PNG (a batch adds -1, -2, … )")
-    p.add_argument("--save-steps", metavar="DIR", help="write x_t and x̂₀ of every step here")
+    p.add_argument("--save-steps", metavar="DIR", help="write the x_t and x̂₀ of every step here")
+    p.add_argument("--sequence-format", choices=["frames", "gif", "webp", "sheet"], default="frames",
+                   help="how --save-steps writes the steps")
+    p.add_argument("--recipe-from", metavar="IMAGE", help="take every setting from a studio PNG's recipe")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
 
 
@@ -123,6 +138,8 @@ def _add_upscale(commands) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    if getattr(args, "recipe_from", None):
+        return _recipe_settings(args.recipe_from)
     try:
         return Settings(
             prompt=args.prompt,
@@ -145,6 +162,25 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None
+
+
+def _recipe_settings(path: str) -> Settings:
+    """The exact settings stored in a PNG written by the studio (its `studio` text chunk)."""
+    from PIL import Image
+
+    from studio.core.settings import Recipe
+
+    try:
+        with Image.open(path) as img:
+            text = getattr(img, "text", {}).get("studio")
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read ({exc})") from None
+    if not text:
+        raise CliError(f"{path}: has no studio recipe")
+    try:
+        return Recipe.from_json(text).settings
+    except ValueError as exc:
+        raise CliError(f"{path}: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from studio.engine.pipeline import Pipeline
 from studio.engine.worker import JobCancelledError
 from studio.images.files import ImageFileError, load_mask, load_rgb, save_png
 from studio.images.metadata import png_chunks
+from studio.images.sequences import SequenceFormat, export_sequence
 from studio.models.cascade import describe_model_path
 from studio.models.files import ModelFileError
 
@@ -35,13 +36,17 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
             from studio.engine.bench_unet import main as bench_main
 
             return bench_main(["--rounds", str(args.rounds)])
+        if args.command == "batch":
+            from studio.batch import run_batch
+
+            return run_batch(args, settings_from_args(args))
         if args.command in ("data", "train", "eval"):
             from studio import training_commands
 
             return getattr(training_commands, args.command)(args)
         job = make_job(args, settings_from_args(args))
         result = run_job(job, args.device)
-        write_outputs(result, Path(args.out), args.save_steps)
+        write_outputs(result, Path(args.out), args.save_steps, SequenceFormat(args.sequence_format))
         return 0
     except CliError:
         raise
@@ -125,18 +130,26 @@ def output_paths(out: Path, count: int) -> list[Path]:
     return [out.with_name(f"{out.stem}-{i + 1}{suffix}") for i in range(count)]
 
 
-def write_outputs(result: Result, out: Path, steps_dir: str | None) -> None:
+def write_outputs(result: Result, out: Path, steps_dir: str | None,
+                  sequence: SequenceFormat = SequenceFormat.FRAMES) -> None:
     chunks = png_chunks(result.recipe)
     for path, image in zip(output_paths(out, len(result.images)), result.images, strict=True):
         save_png(path, image, chunks)
         print(path, file=sys.stdout)
-    if steps_dir:
-        folder = Path(steps_dir)
+    if not steps_dir:
+        return
+    folder = Path(steps_dir)
+    if sequence is SequenceFormat.FRAMES:
         for frame in result.frames:
             stem = f"{frame.stage.value}-{frame.step:03d}"
             save_png(folder / f"{stem}-xt.png", _tile(frame.x_t_preview))
             save_png(folder / f"{stem}-x0.png", _tile(frame.x0_preview))
-        print(f"studio: {len(result.frames)} steps written to {folder}", file=sys.stderr)
+        target = folder
+    else:
+        suffix = {"gif": "gif", "webp": "webp", "sheet": "png"}[sequence.value]
+        target = folder / f"{out.stem}-steps.{suffix}"
+        export_sequence([(f.x_t_preview[0], f.x0_preview[0]) for f in result.frames], target, sequence)
+    print(f"studio: {len(result.frames)} steps written to {target}", file=sys.stderr)
 
 
 def _tile(batch: np.ndarray) -> np.ndarray:

@@ -22,6 +22,18 @@ def save_png(path: str | Path, image: np.ndarray, text: dict[str, str] | None = 
     return _atomic_write(Path(path), lambda f: Image.fromarray(image).save(f, "PNG", pnginfo=info))
 
 
+def save_image(path: str | Path, image: np.ndarray, fmt: str, text: dict[str, str] | None = None) -> Path:
+    """PNG (with text chunks), JPEG or WebP (with the `parameters` text as EXIF UserComment)."""
+    if fmt == "png":
+        return save_png(path, image, text)
+    exif = Image.Exif()
+    if text and "parameters" in text:
+        exif[0x9286] = text["parameters"]  # UserComment, where other tools look for it
+    kind = {"jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}[fmt]
+    options = {"quality": 95} if kind == "JPEG" else {"lossless": True}
+    return _atomic_write(Path(path), lambda f: Image.fromarray(image).save(f, kind, exif=exif, **options))
+
+
 def load_rgb(path: str | Path) -> np.ndarray:
     """An image file as uint8 [H, W, 3] (transparency composited on white)."""
     try:

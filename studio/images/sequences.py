@@ -76,3 +76,15 @@ def contact_sheet(pairs: Sequence[Pair], size: int | None = None, columns: int |
         sheet.paste(_upscaled(x_t, size), (col * size, line * 2 * size))
         sheet.paste(_upscaled(x0, size), (col * size, (line * 2 + 1) * size))
     return np.asarray(sheet)
+
+
+def tile(images: np.ndarray, columns: int) -> np.ndarray:
+    """[N, H, W, 3] → one image, `columns` wide (fewer if there are fewer images), padded with white."""
+    n, h, w, _ = images.shape
+    columns = min(columns, n)
+    rows = -(-n // columns)
+    sheet = np.full((rows * h, columns * w, 3), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = img
+    return sheet

@@ -14,6 +14,7 @@ from studio.diffusion.guidance import classifier_free_guidance
 from studio.diffusion.samplers import sample_ddim
 from studio.diffusion.schedule import make_schedule, respace
 from studio.images.files import save_png
+from studio.images.sequences import tile
 from studio.models.config import ModelConfig
 from studio.train.batches import TrainingData
 
@@ -52,17 +53,6 @@ def sample_grid(module: torch.nn.Module, config: ModelConfig, data: TrainingData
     out = sample_ddim(denoise, x, chain).clamp(-1, 1)
     images = ((out + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
     return tile(images, 4)
-
-
-def tile(images: np.ndarray, columns: int) -> np.ndarray:
-    """[N, H, W, 3] → one image, `columns` wide, padded with white."""
-    n, h, w, _ = images.shape
-    rows = -(-n // columns)
-    sheet = np.full((rows * h, columns * w, 3), 255, np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = img
-    return sheet
 
 
 def save_sample_grid(module, config: ModelConfig, data: TrainingData, path: Path) -> Path | None:

@@ -1,0 +1,27 @@
+"""Random-weight models of the shipped sizes, for benchmarks that need the default cost, not its quality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from studio.models.config import ModelCard
+from studio.models.files import build_module, save_model
+from studio.models.presets import default_base_config, default_sr_config
+
+
+def write_default_cascade(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    for name, config in (("base", default_base_config()), ("sr", default_sr_config())):
+        module = build_module(config)
+        with torch.no_grad():  # non-zero output layers, so the work is real
+            for p in module.parameters():
+                if not p.any():
+                    p.normal_(0, 0.02)
+        save_model(folder / f"{name}.safetensors", module, config, ModelCard(name=f"random {name}"))
+    (folder / "cascade.json").write_text(json.dumps({"name": "default-size", "base": "base.safetensors",
+                                                     "sr": "sr.safetensors"}))
+    return folder
