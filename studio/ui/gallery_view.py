@@ -25,6 +25,7 @@ class GalleryView(QWidget):
         self.list.setIconSize(QSize(72, 72))
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setMinimumHeight(110)
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         buttons = QHBoxLayout()
         self.buttons = {}
         for key, text in (("reuse", "Reuse settings"), ("to_canvas", "Send to canvas"), ("upscale", "Upscale"),
@@ -55,13 +56,20 @@ class GalleryView(QWidget):
         item = self.list.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item else None
 
+    def selected_entries(self) -> list[GalleryEntry]:
+        return [item.data(Qt.ItemDataRole.UserRole) for item in self.list.selectedItems()]
+
     def _enable(self) -> None:
         entry = self.selected()
         for key, button in self.buttons.items():
-            button.setEnabled(entry is not None and (key != "reuse" or entry.recipe is not None))
+            enabled = entry is not None and (key != "reuse" or entry.recipe is not None)
+            button.setEnabled(enabled or (key == "export" and bool(self.gallery.entries)))
 
     def _act(self, key: str) -> None:
         entry = self.selected()
+        if key == "export":
+            self.export.emit(self.selected_entries())
+            return
         if entry is None:
             return
         if key == "delete":

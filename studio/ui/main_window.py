@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.app.export import GalleryExport
 from studio.app.generation import Mode
 from studio.app.session import Session
 from studio.engine.forward_preview import alpha_bar_at_strength, noised_preview
@@ -27,6 +28,7 @@ from studio.images.files import ImageFileError
 from studio.images.sequences import SequenceFormat, export_sequence
 from studio.ui.canvas_document import CanvasDocument, Layer, Tool, rgb_to_qimage
 from studio.ui.canvas_view import CanvasView
+from studio.ui.export_dialog import ExportDialog
 from studio.ui.gallery_view import GalleryView
 from studio.ui.live_view import LiveView
 from studio.ui.panel import Panel
@@ -45,6 +47,7 @@ class MainWindow(QMainWindow):
         self.live = LiveView(session)
         self.schedule = SchedulePlot()
         self.gallery = GalleryView(session.gallery)
+        self.exporter = GalleryExport(self)
         self._build_layout()
         self._build_toolbar()
         self._build_menus()
@@ -115,6 +118,7 @@ class MainWindow(QMainWindow):
         for text, key, slot in (("Open image…", QKeySequence.StandardKey.Open, self.open_image),
                                 ("Open model file…", None, self.open_model),
                                 ("Export sequence…", None, self.export_sequence),
+                                ("Export gallery…", None, lambda: self.export_gallery(self.gallery.selected_entries())),
                                 ("Quit", QKeySequence.StandardKey.Quit, self.close)):
             action = file.addAction(text)
             if key is not None:
@@ -161,7 +165,7 @@ class MainWindow(QMainWindow):
         self.gallery.reuse.connect(lambda e: g.apply(e.recipe))
         self.gallery.to_canvas.connect(lambda e: self.doc.load_image(rgb_to_qimage(e.image), "send to canvas"))
         self.gallery.upscale.connect(self.upscale_entry)
-        self.gallery.export.connect(self.export_entry)
+        self.gallery.export.connect(self.export_gallery)
 
     # --- actions ------------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
@@ -226,16 +230,13 @@ class MainWindow(QMainWindow):
         self.session.generation.mode = Mode.UPSCALE
         self.session.generate()
 
-    def export_entry(self, entry) -> None:
-        from studio.images.files import save_png
-        from studio.images.metadata import png_chunks
-
-        path, _ = QFileDialog.getSaveFileName(self, "Export image", f"{entry.key}.png", "PNG (*.png)")
-        if path:
-            try:
-                save_png(path, entry.image, png_chunks(entry.recipe) if entry.recipe else {})
-            except ImageFileError as exc:
-                self.show_error(str(exc))
+    def export_gallery(self, selected=None) -> ExportDialog:
+        """The batch-export dialog over the gallery (selected entries or all)."""
+        dialog = ExportDialog(self.session.gallery.entries, list(selected or []), self.exporter,
+                              Path.home() / "Pictures", self)
+        self.exporter.finished.connect(lambda m: self.statusBar().showMessage(m, 10000))
+        dialog.open()
+        return dialog
 
     def export_sequence(self, path: str | None = None, fmt: SequenceFormat | None = None) -> None:
         frames = self.session.timeline.frames

@@ -211,3 +211,37 @@ def test_canvas_maps_points_to_image_pixels(make_window):
     frame = window.canvas._frame()
     p = window.canvas.to_image(QPointF(frame.x() + 10 * window.canvas.zoom, frame.y()))
     assert round(p.x()) == 10 and round(p.y()) == 0
+
+
+def test_the_gallery_exports_in_a_batch_with_progress_and_never_overwrites(make_window, qtbot, tmp_path):
+    window = make_window()
+    g = window.session.generation
+    g.steps, g.cascade, g.batch_size, g.prompt = 2, False, 3, "red/apple"
+    with qtbot.waitSignal(window.session.runner.finished, timeout=60_000):
+        window.session.generate()
+    out = tmp_path / "export"
+    out.mkdir()
+    dialog = window.export_gallery()
+    dialog.all.setChecked(True)
+    dialog.folder.setText(str(out))
+    dialog.pattern.setText("{seed}-{prompt}")
+    with qtbot.waitSignal(window.exporter.finished, timeout=10_000) as blocker:
+        dialog.export.click()
+    assert "exported 3 files" in blocker.args[0] and dialog.progress.value() == 1000
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["1-red_apple-2.png", "1-red_apple-3.png", "1-red_apple.png"]
+    with qtbot.waitSignal(window.exporter.finished, timeout=10_000):
+        dialog.export.click()
+    assert len(list(out.iterdir())) == 6  # a second export adds files beside, never over, the first
+
+
+def test_an_export_to_an_unwritable_folder_is_reported_in_the_dialog(make_window, qtbot, tmp_path):
+    window = make_window()
+    window.session.gallery.add(np.zeros((16, 16, 3), np.uint8), None)
+    blocker_file = tmp_path / "not-a-folder"
+    blocker_file.write_text("")
+    dialog = window.export_gallery()
+    dialog.folder.setText(str(blocker_file / "sub"))
+    with qtbot.waitSignal(window.exporter.failed, timeout=10_000) as blocker:
+        dialog.export.click()
+    assert "cannot write" in blocker.args[0] and "⚠" in dialog.status.text()
