@@ -29,7 +29,8 @@ class LiveView(QWidget):
         self.step_previews = 0  # previews shown live during runs (tests count them)
         grid = QGridLayout()
         self.x0_view, self.xt_view = QLabel(), QLabel()
-        for col, (title, view) in enumerate((("x̂₀ — the model's guess of the clean image", self.x0_view),
+        # (a plain x₀: the combining hat of x̂₀ renders detached in common UI fonts)
+        for col, (title, view) in enumerate((("Predicted x₀ — the model's guess of the clean image", self.x0_view),
                                              ("x_t — the noisy image at this step", self.xt_view))):
             caption = QLabel(title)
             caption.setWordWrap(True)
@@ -51,7 +52,7 @@ class LiveView(QWidget):
         self.partial_bar = QWidget()
         partial = QHBoxLayout(self.partial_bar)
         partial.setContentsMargins(0, 0, 0, 0)
-        self.partial_label = QLabel("Cancelled: keep the last x̂₀?")
+        self.partial_label = QLabel("Cancelled: keep the last predicted x₀?")
         self.keep = QPushButton("Keep")
         self.drop = QPushButton("Drop")
         for w in (self.partial_label, self.keep, self.drop):

@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QShort
 from PySide6.QtWidgets import (
     QColorDialog,
     QFileDialog,
+    QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.live)
         side.addWidget(self.schedule)
+        side.addStretch(1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
@@ -98,12 +100,13 @@ class MainWindow(QMainWindow):
         brush_sliders = (("Size", "brush_size", 1, 128, 1.0), ("Hardness", "hardness", 0, 100, 0.01),
                          ("Opacity", "opacity", 5, 100, 0.01))
         for label, attr, low, high, scale in brush_sliders:
-            slider = QSlider(Qt.Orientation.Vertical)
+            slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(low, high)
             slider.setValue(int(getattr(self.doc, attr) / scale))
-            slider.setToolTip(label)
-            slider.setFixedHeight(70)
+            slider.setToolTip(f"brush {label.lower()}")
+            slider.setFixedWidth(70)
             slider.valueChanged.connect(lambda v, a=attr, s=scale: setattr(self.doc, a, v * s))
+            bar.addWidget(QLabel(label))
             bar.addWidget(slider)
             setattr(self, f"{attr}_slider", slider)
         bar.addSeparator()

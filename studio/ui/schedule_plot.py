@@ -57,7 +57,9 @@ class SchedulePlot(QWidget):
         for t in self.chain:
             x = point(t).x()
             painter.drawLine(QPointF(x, bottom + 2), QPointF(x, bottom + 8))
-        painter.drawText(int(left), int(self.height() - 2), f"t = 0 … {n - 1}, {len(self.chain)} steps")
+        painter.setPen(QColor(200, 200, 200))
+        label = f"t = 0 … {n - 1} · {len(self.chain)} steps"
+        painter.drawText(int(right - painter.fontMetrics().horizontalAdvance(label)), 14, label)
         for t, colour in ((self.start_t, QColor(90, 160, 255)), (self.current_t, QColor(255, 160, 40))):
             if t is not None and 0 <= t < n:
                 painter.setPen(QPen(colour, 2, Qt.PenStyle.SolidLine))
