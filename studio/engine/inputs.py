@@ -6,7 +6,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.core.events import Note
 from studio.engine.previews import from_uint8, mask_from_uint8
 
 
@@ -49,8 +48,3 @@ def fit_mask(mask: np.ndarray, size: int, device: torch.device, notes: list[str]
     if not bool(tensor.any()):
         raise ValueError("the mask is empty: paint the region to regenerate")
     return tensor
-
-
-def emit_notes(emit, job_id: int, notes: list[str]) -> None:
-    for message in notes:
-        emit(Note(job_id, message))

@@ -94,7 +94,3 @@ def sr_denoiser(sr: LoadedModel, settings: Settings, extra: torch.Tensor, aug: t
 
 def is_upscale(job: Job) -> bool:
     return isinstance(job, Upscale) or (job.fork is not None and job.fork.stage is Stage.SR)
-
-
-def is_inpaint(job: Job) -> bool:
-    return isinstance(job, Inpaint)
