@@ -57,7 +57,9 @@ class MainWindow(QMainWindow):
         self.autosave.setInterval(5000)
         self.autosave.timeout.connect(self.save_canvas)
         self.autosave.start()
-        self.resize(1280, 820)
+        screen = QGuiApplication.primaryScreen()
+        space = screen.availableGeometry() if screen is not None else None
+        self.resize(min(1400, space.width()) if space else 1280, min(860, space.height()) if space else 820)
 
     # --- layout -------------------------------------------------------------------------------
     def _build_layout(self) -> None:
