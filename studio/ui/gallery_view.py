@@ -28,9 +28,13 @@ class GalleryView(QWidget):
         self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         buttons = QHBoxLayout()
         self.buttons = {}
-        for key, text in (("reuse", "Reuse settings"), ("to_canvas", "Send to canvas"), ("upscale", "Upscale"),
-                          ("export", "Export…"), ("delete", "Delete")):
+        for key, text, tip in (("reuse", "Reuse", "reuse this result's settings"),
+                               ("to_canvas", "To canvas", "send this image to the canvas"),
+                               ("upscale", "Upscale", "run the super-resolution stage on it"),
+                               ("export", "Export…", "export the selected (or all) images"),
+                               ("delete", "Delete", "remove from the gallery")):
             button = QPushButton(text)
+            button.setToolTip(tip)
             button.clicked.connect(lambda _=False, k=key: self._act(k))
             buttons.addWidget(button)
             self.buttons[key] = button

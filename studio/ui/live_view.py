@@ -11,7 +11,7 @@ from studio.app.session import Session
 from studio.core.events import Frame, StepEvent
 from studio.ui.canvas_document import rgb_to_qimage
 
-VIEW = 192
+VIEW = 176
 
 
 def _pixmap(batch: np.ndarray) -> QPixmap:
