@@ -71,3 +71,17 @@ def test_sr_and_classifier_roles_train_and_write_model_files(tmp_path):
     assert load_model(tmp_path / "sr.safetensors").config.role is Role.SR
     classifier = load_model(tmp_path / "c.safetensors")
     assert classifier.config.classifier.class_names == ("disc", "square")
+
+
+def test_sample_grids_are_written_during_training(tmp_path):
+    from PIL import Image
+
+    recipe = BUILTIN["tiny-base"].with_(steps=4, sample_every=2, checkpoint_every=4)
+    train(recipe, shapes_dataset(), tmp_path / "m.safetensors", card=ModelCard())
+    grids = sorted(p.name for p in tmp_path.glob("m-samples-*.png"))
+    assert grids == ["m-samples-000002.png", "m-samples-000004.png"]
+    with Image.open(tmp_path / grids[0]) as grid:
+        assert grid.size == (4 * 16, 16)  # the 4 distinct captions, one 16×16 sample each, 4 to a row
+    sr = BUILTIN["tiny-sr"].with_(steps=2, sample_every=2)
+    train(sr, shapes_dataset(8, 32), tmp_path / "sr.safetensors", card=ModelCard())
+    assert (tmp_path / "sr-samples-000002.png").is_file()

@@ -245,3 +245,20 @@ def test_an_export_to_an_unwritable_folder_is_reported_in_the_dialog(make_window
     with qtbot.waitSignal(window.exporter.failed, timeout=10_000) as blocker:
         dialog.export.click()
     assert "cannot write" in blocker.args[0] and "⚠" in dialog.status.text()
+
+
+def test_opening_a_studio_png_restores_its_settings(make_window, qtbot, tmp_path):
+    window = make_window()
+    g = window.session.generation
+    g.prompt, g.steps, g.cascade, g.seed, g.guidance_scale = "yellow star", 3, False, 77, 6.5
+    with qtbot.waitSignal(window.session.runner.finished, timeout=60_000) as blocker:
+        window.session.generate()
+    from studio.images.files import save_png
+    from studio.images.metadata import png_chunks
+
+    result = blocker.args[0]
+    path = save_png(tmp_path / "made.png", result.images[0], png_chunks(result.recipe))
+    g.prompt, g.steps, g.seed, g.guidance_scale = "other", 30, 1, 3.0
+    window.load_image_file(str(path))
+    assert (g.prompt, g.steps, g.seed, g.guidance_scale) == ("yellow star", 3, 77, 6.5)
+    assert "restored" in window.statusBar().currentMessage()
