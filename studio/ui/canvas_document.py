@@ -86,7 +86,7 @@ class CanvasDocument(QObject):
             self.colour_picked.emit(self.colour)
             return
         if self.tool is Tool.FILL:
-            self.fill(Layer.PAINT)
+            self.flood_fill(int(point.x()), int(point.y()))
             return
         self._stroke_before = self.layer(self._target()).copy()
         self._last = point
@@ -145,6 +145,20 @@ class CanvasDocument(QObject):
         self.undo_stack.push(_Snapshot(self, which, before, self.layer(which).copy(), "fill"))
         self.changed.emit()
 
+    def flood_fill(self, x: int, y: int, tolerance: int = 24) -> None:
+        """Fill the connected region of similar colour around (x, y) on the paint layer."""
+        if not (0 <= x < self.size and 0 <= y < self.size):
+            return
+        before = self.paint.copy()
+        pixels = qimage_to_rgb(self.paint).astype(np.int16)
+        region = connected_region(np.abs(pixels - pixels[y, x]).max(axis=2) <= tolerance, x, y)
+        rgb = np.array([self.colour.red(), self.colour.green(), self.colour.blue()], np.int16)
+        alpha = self.opacity
+        pixels[region] = np.round(alpha * rgb + (1 - alpha) * pixels[region]).astype(np.int16)
+        self.paint = rgb_to_qimage(pixels.astype(np.uint8)).convertToFormat(QImage.Format.Format_RGB32)
+        self.undo_stack.push(_Snapshot(self, Layer.PAINT, before, self.paint.copy(), "fill"))
+        self.changed.emit()
+
     def clear(self, which: Layer) -> None:
         before = self.layer(which).copy()
         self.layer(which).fill(Qt.GlobalColor.white if which is Layer.PAINT else Qt.GlobalColor.transparent)
@@ -179,6 +193,23 @@ class CanvasDocument(QObject):
             self.mask_layer = mask.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied).scaled(
                 self.size, self.size)
         self.changed.emit()
+
+
+def connected_region(similar: np.ndarray, x: int, y: int) -> np.ndarray:
+    """The 4-connected component of `similar` (a bool [H, W] map) that contains (x, y)."""
+    region = np.zeros_like(similar)
+    if not similar[y, x]:
+        return region
+    h, w = similar.shape
+    stack = [(y, x)]
+    region[y, x] = True
+    while stack:
+        cy, cx = stack.pop()
+        for ny, nx in ((cy - 1, cx), (cy + 1, cx), (cy, cx - 1), (cy, cx + 1)):
+            if 0 <= ny < h and 0 <= nx < w and similar[ny, nx] and not region[ny, nx]:
+                region[ny, nx] = True
+                stack.append((ny, nx))
+    return region
 
 
 def qimage_array(image: QImage) -> np.ndarray:

@@ -262,3 +262,24 @@ def test_opening_a_studio_png_restores_its_settings(make_window, qtbot, tmp_path
     window.load_image_file(str(path))
     assert (g.prompt, g.steps, g.seed, g.guidance_scale) == ("yellow star", 3, 77, 6.5)
     assert "restored" in window.statusBar().currentMessage()
+
+
+def test_fill_paints_the_connected_region_only_and_undoes(make_window):
+    window = make_window()
+    doc = window.doc
+    doc.colour = QColor(0, 0, 0)
+    doc.brush_size, doc.hardness = 6.0, 1.0
+    doc.tool = Tool.BRUSH
+    doc.begin_stroke(QPointF(128, 0))
+    for y in range(0, 256, 2):
+        doc.continue_stroke(QPointF(128, y))
+    doc.end_stroke()  # a black wall down the middle
+    before = doc.painting().copy()
+    doc.colour = QColor(0, 200, 0)
+    doc.tool = Tool.FILL
+    doc.begin_stroke(QPointF(20, 20))
+    after = doc.painting()
+    assert (after[:, :100] == (0, 200, 0)).all()
+    assert (after[:, 160:] == 255).all()  # the other side of the wall stays white
+    doc.undo_stack.undo()
+    assert np.array_equal(doc.painting(), before)
