@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from studio.app.generation import GenerationModel, Mode
 from studio.app.properties import Property, load_properties, save_properties
 from studio.app.runner import JobRunner
 from studio.app.timeline import Timeline
+from studio.core.enums import SamplerKind
 from studio.core.events import JobCancelled, Result
 from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
 from studio.core.settings import Stage
@@ -24,6 +26,19 @@ from studio.engine.pipeline import Pipeline
 from studio.engine.worker import Runner
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "default"
+
+
+class Control(str, Enum):
+    """Panel controls whose use depends on the mode or the model."""
+
+    STEPS = "steps"
+    GUIDANCE = "guidance"
+    STRENGTH = "strength"
+    ETA = "eta"
+    CLASS_GUIDANCE = "class_guidance"
+    CASCADE = "cascade"
+    NOISE_AUGMENTATION = "noise_augmentation"
+    GENERATE = "generate"
 
 
 class Canvas(Protocol):
@@ -86,18 +101,18 @@ class Session(QObject):
                 return
         self.message.emit("no model yet: choose “Open model file…”")
 
-    def applies(self, control: str) -> bool:
+    def applies(self, control: Control) -> bool:
         """Whether a panel control applies to the current mode and model (others are disabled)."""
         mode, m = self.generation.mode, self.model
+        has_sr = m is not None and m.has_sr
         rules = {
-            "strength": mode is Mode.STROKES,
-            "class_guidance": m is not None and bool(m.class_names) and mode is not Mode.UPSCALE,
-            "noise_augmentation": m is not None and m.has_sr and (mode is Mode.UPSCALE or self.generation.cascade),
-            "cascade": m is not None and m.has_sr and mode is not Mode.UPSCALE,
-            "eta": self.generation.sampler.value == "ddim",
-            "guidance": mode is not Mode.UPSCALE,
-            "prompt": True,
-            "generate": m is not None and not self.runner.running and (m.has_base or mode is Mode.UPSCALE),
+            Control.STRENGTH: mode is Mode.STROKES,
+            Control.CLASS_GUIDANCE: m is not None and bool(m.class_names) and mode is not Mode.UPSCALE,
+            Control.NOISE_AUGMENTATION: has_sr and (mode is Mode.UPSCALE or self.generation.cascade),
+            Control.CASCADE: has_sr and mode is not Mode.UPSCALE,
+            Control.ETA: self.generation.sampler is SamplerKind.DDIM,
+            Control.GUIDANCE: mode is not Mode.UPSCALE,
+            Control.GENERATE: m is not None and not self.runner.running and (m.has_base or mode is Mode.UPSCALE),
         }
         return rules.get(control, True)
 

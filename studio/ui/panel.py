@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.app.generation import Mode
-from studio.app.session import Session
+from studio.app.session import Control, Session
 from studio.core.enums import SamplerKind
 from studio.ui.bindings import bind_check, bind_enum, bind_slider, bind_spin, bind_text
 
@@ -58,20 +58,20 @@ class Panel(QWidget):
 
         sampling = QGroupBox("Sampling")
         form = QFormLayout(sampling)
-        self.rows: dict[str, tuple[QWidget, ...]] = {}
-        self._add_slider(form, "steps", "Steps", 1, 200, 1, "{:d}")
-        self._add_slider(form, "guidance", "Guidance", 0, 150, 0.1, "{:.1f}", prop="guidance_scale")
-        self._add_slider(form, "strength", "Strength", 0, 100, 0.01, "{:.2f}")
+        self.rows: dict[Control, tuple[QWidget, ...]] = {}
+        self._add_slider(form, Control.STEPS, "Steps", 1, 200, 1, "{:d}")
+        self._add_slider(form, Control.GUIDANCE, "Guidance", 0, 150, 0.1, "{:.1f}", prop="guidance_scale")
+        self._add_slider(form, Control.STRENGTH, "Strength", 0, 100, 0.01, "{:.2f}")
         self.sampler = QComboBox()
         bind_enum(self.sampler, g, "sampler", list(SamplerKind))
         form.addRow("Sampler", self.sampler)
-        self._add_slider(form, "eta", "DDIM η", 0, 100, 0.01, "{:.2f}")
-        self._add_slider(form, "class_guidance", "Class guidance", 0, 100, 0.1, "{:.1f}")
+        self._add_slider(form, Control.ETA, "DDIM η", 0, 100, 0.01, "{:.2f}")
+        self._add_slider(form, Control.CLASS_GUIDANCE, "Class guidance", 0, 100, 0.1, "{:.1f}")
         self.class_picker = QComboBox()
         self.class_picker.currentIndexChanged.connect(lambda i: setattr(g, "class_label", max(i, 0)))
         g.class_label_changed.connect(lambda i: self.class_picker.setCurrentIndex(i))
         form.addRow("Class", self.class_picker)
-        self.rows["class_guidance"] += (self.class_picker,)
+        self.rows[Control.CLASS_GUIDANCE] += (self.class_picker,)
         layout.addWidget(sampling)
 
         cascade = QGroupBox("Seed, batch and cascade")
@@ -95,8 +95,8 @@ class Panel(QWidget):
         self.cascade = QCheckBox("run the super-resolution stage")
         bind_check(self.cascade, g, "cascade")
         form.addRow("Cascade", self.cascade)
-        self.rows["cascade"] = (self.cascade,)
-        self._add_slider(form, "noise_augmentation", "Noise aug.", 0, 100, 0.01, "{:.2f}")
+        self.rows[Control.CASCADE] = (self.cascade,)
+        self._add_slider(form, Control.NOISE_AUGMENTATION, "Noise aug.", 0, 100, 0.01, "{:.2f}")
         layout.addWidget(cascade)
 
         layout.addWidget(self._run_box())
@@ -143,16 +143,16 @@ class Panel(QWidget):
         self.cancel.clicked.connect(self.session.cancel)
         return box
 
-    def _add_slider(self, form: QFormLayout, key: str, label: str, low: int, high: int, scale: float, fmt: str,
+    def _add_slider(self, form: QFormLayout, key: Control, label: str, low: int, high: int, scale: float, fmt: str,
                     prop: str | None = None) -> None:
         slider, value = _slider(low, high), QLabel()
         value.setMinimumWidth(36)
         row = QHBoxLayout()
         row.addWidget(slider, 1)
         row.addWidget(value)
-        bind_slider(slider, value, self.session.generation, prop or key, scale, fmt)
+        bind_slider(slider, value, self.session.generation, prop or key.value, scale, fmt)
         form.addRow(label, row)
-        setattr(self, f"{key}_slider", slider)
+        setattr(self, f"{key.value}_slider", slider)
         self.rows[key] = (slider, value)
 
     def _show_model(self, summary) -> None:
@@ -165,9 +165,9 @@ class Panel(QWidget):
         """Enable exactly the controls that apply to the current mode and model."""
         s = self.session
         for key, widgets in self.rows.items():
-            enabled = s.applies(key if key != "guidance" else "guidance")
+            enabled = s.applies(key)
             for w in widgets:
                 w.setEnabled(enabled)
-        self.generate.setEnabled(s.applies("generate"))
+        self.generate.setEnabled(s.applies(Control.GENERATE))
         self.cancel.setEnabled(s.runner.running)
         self.card.setEnabled(s.model is not None)
