@@ -1,7 +1,14 @@
-"""Inpainting: replacement of the known region (and RePaint's resampling, Lugmayr et al. 2022).
+"""Inpainting: replacement of the known region, RePaint's resampling (Lugmayr et al. 2022), and
+models trained with mask channels.
 
-Mask convention: `mask` is 1 where the model paints (the region to regenerate) and 0 where the
-input is known and kept; it broadcasts over channels ([B or 1, 1, H, W]).
+Mask convention: `mask` is 1 where the user painted — the region to regenerate — and 0 where the
+input is known and kept. It has one channel and broadcasts over the image ([B or 1, 1, H, W]). The
+engine's masks are binary; a soft mask blends the two regions by its value, and wherever it is 0
+the final image still equals the known image bit for bit.
+
+Replacement is a denoiser wrapper (`replace_known`), so any sampler inpaints. RePaint is a plan of
+chain positions (`repaint_positions`) walked by the samplers' own `run_chain`, which climbs back up
+between stretches with the forward process (`forward_jump`).
 """
 
 from __future__ import annotations
@@ -10,66 +17,177 @@ import math
 
 import torch
 
-from studio.diffusion.denoiser import Denoiser, Prediction, abar_at
+from studio.core.enums import PredictionType, SamplerKind, VarianceType
+from studio.diffusion.cascade import ConditionedNetwork, bind_conditioning
+from studio.diffusion.denoiser import Denoiser, Prediction, abar_at, model_denoiser
 from studio.diffusion.forward_process import q_sample, randn_like
+from studio.diffusion.samplers import (
+    Callback,
+    CancelToken,
+    Renoise,
+    StepFn,
+    ddim_step,
+    ddpm_step,
+    run_chain,
+)
 from studio.diffusion.schedule import Schedule
+from studio.diffusion.sdedit import initial_noise
 
 
 def replace_known(denoise: Denoiser, known: torch.Tensor, mask: torch.Tensor,
                   alphas_cumprod: torch.Tensor, generator: torch.Generator | None) -> Denoiser:
-    """Before each step, the known region of x_t becomes a fresh q-sample of the known image at t;
-    the known region of x̂₀ becomes the known image, so the last step outputs it."""
+    """Inpainting by replacement, as a denoiser wrapper.
+
+    Before the inner call, the known region of x_t becomes a fresh q-sample √ᾱ_t x_known + √(1−ᾱ_t) z
+    at the step's t (`alphas_cumprod`: ᾱ of the training process, indexed by original timestep);
+    after it, the known region of x̂₀ becomes the known image. Samplers step from `pred.x_t`, so the
+    replaced x_t is what they move, and at the last step (ᾱ_prev = 1, output = x̂₀) the known pixels
+    come out as the known image, up to rounding — `composite` makes them exact.
+    """
 
     def denoise_masked(x_t: torch.Tensor, t: torch.Tensor) -> Prediction:
         abar = abar_at(alphas_cumprod, t, x_t)
+        m = mask.to(x_t.dtype)  # a float64 mask must not promote a float32 chain
         known_t = q_sample(known.to(x_t.dtype), abar, randn_like(x_t, generator))
-        x_t = mask * x_t + (1 - mask) * known_t
+        x_t = m * x_t + (1 - m) * known_t
         pred = denoise(x_t, t)
-        return pred.with_x0(mask * pred.x0 + (1 - mask) * known.to(pred.x0.dtype))
+        m = m.to(pred.x0.dtype)
+        return pred.with_x0(m * pred.x0 + (1 - m) * known.to(pred.x0.dtype))
 
     return denoise_masked
 
 
 def composite(x: torch.Tensor, known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The final image: generated pixels under the mask, the known pixels bit-for-bit elsewhere."""
-    return torch.where(mask.bool().expand_as(x), x, known.to(x.dtype).expand_as(x))
+    """The final image mask·x + (1−mask)·known, with the known pixels (mask 0) copied bit for bit."""
+    known, mask = known.to(x.dtype), mask.to(x.dtype)
+    return torch.where(mask > 0, mask * x + (1 - mask) * known, known)
 
 
 def mask_channels(known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Extra input of a model trained with mask channels, in this order: [mask, masked image].
 
-    The masked image is the known image with the region to regenerate set to 0 (mid-grey).
+    That is 1 + C channels after x_t's own: the mask (1 = regenerate), then the known image with
+    the region to regenerate set to 0 (mid-grey in [−1, 1]).
     """
     return torch.cat([mask.expand(known.shape[0], 1, *known.shape[2:]), known * (1 - mask)], dim=1)
 
 
-def repaint_positions(start: int, jump_length: int, resample_count: int) -> list[int]:
-    """The chain positions RePaint denoises, in order, for a chain entered at `start`.
+def mask_channel_denoiser(
+    network: ConditionedNetwork,
+    known: torch.Tensor,
+    mask: torch.Tensor,
+    alphas_cumprod: torch.Tensor,
+    prediction: PredictionType = PredictionType.EPSILON,
+    variance: VarianceType = VarianceType.POSTERIOR,
+) -> Denoiser:
+    """A model trained with mask channels, used directly: `network(x_t, t, extra=mask_channels(...))`.
 
-    Going down, every `jump_length` positions the chain climbs back up `jump_length` positions by
-    the forward process, `resample_count − 1` times, and denoises that stretch again. With
-    resample_count 1 this is the plain descending chain (replacement).
+    The network concatenates [x_t, extra] itself. A doubled classifier-free-guidance batch gets the
+    extra channels doubled too (`bind_conditioning`).
+    """
+    bound = bind_conditioning(network, extra=mask_channels(known, mask))
+    return model_denoiser(bound, alphas_cumprod, prediction, variance)
+
+
+def repaint_positions(start: int, jump_length: int, resample_count: int) -> list[int]:
+    """The chain positions RePaint denoises, in order, for a chain entered at position `start`.
+
+    As in RePaint's `get_schedule_jump`: the jump points are the positions j = 0, L, 2L, … with
+    j + L ≤ start (L = jump_length). Each time the descent reaches a jump point, x climbs back up to
+    j + L by the forward process and that stretch is denoised again, until it has been denoised
+    `resample_count` times; then the descent goes on. resample_count 1 (or L > start) gives the plain
+    descending chain. The grid is counted from position 0, whatever the start, so the stretch just
+    above the clean image — where the fine detail of the seam settles — is always resampled.
+
+    The plan has start + 1 + (resample_count − 1)·L·(number of jump points) positions; the sampler's
+    callback gets one StepState per entry, `step` counting denoiser calls and `total` = len(plan).
     """
     if jump_length < 1 or resample_count < 1:
         raise ValueError("jump length and resample count must be at least 1")
-    positions, jumps_done, i = [], {}, start
+    if start < 0:
+        return []
+    jumps_left = {j: resample_count - 1 for j in range(0, start - jump_length + 1, jump_length)}
+    positions, i = [], start
     while i >= 0:
         positions.append(i)
-        reached = i - 1
-        due = reached >= 0 and (start - reached) % jump_length == 0 and reached + jump_length <= start
-        if due and jumps_done.get(reached, 0) < resample_count - 1:
-            jumps_done[reached] = jumps_done.get(reached, 0) + 1
+        reached = i - 1  # where this denoising step leaves x
+        if jumps_left.get(reached, 0) > 0:
+            jumps_left[reached] -= 1
             i = reached + jump_length
         else:
             i = reached
     return positions
 
 
-def forward_jump(chain: Schedule, generator: torch.Generator | None):
-    """q(x_hi | x_lo): x_hi = √(ᾱ_hi/ᾱ_lo) x_lo + √(1 − ᾱ_hi/ᾱ_lo) z, a `renoise` for run_chain."""
+def forward_jump(chain: Schedule, generator: torch.Generator | None) -> Renoise:
+    """q(x_hi | x_lo): x_hi = √(ᾱ_hi/ᾱ_lo) x_lo + √(1 − ᾱ_hi/ᾱ_lo) z, a `renoise` for run_chain.
+
+    Positions index `chain`; lo = −1 is the clean image (ᾱ = 1).
+    """
 
     def renoise(x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
-        ratio = float(chain.alphas_cumprod[hi] / chain.alphas_cumprod[lo])
+        if not -1 <= lo < hi < len(chain):
+            raise ValueError(f"cannot jump from chain position {lo} up to {hi}")
+        abar_lo = 1.0 if lo < 0 else float(chain.alphas_cumprod[lo])
+        ratio = float(chain.alphas_cumprod[hi]) / abar_lo
         return math.sqrt(ratio) * x + math.sqrt(1 - ratio) * randn_like(x, generator)
 
     return renoise
+
+
+def repaint(
+    denoise: Denoiser,
+    step: StepFn,
+    x: torch.Tensor,
+    chain: Schedule,
+    *,
+    start: int | None = None,
+    jump_length: int = 1,
+    resample_count: int = 1,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
+    """Walk the RePaint plan from `start` (default: the last position) with a sampler's step function.
+
+    `denoise` should already carry the masking (`replace_known` or a mask-channel model).
+    """
+    start = len(chain) - 1 if start is None else start
+    positions = repaint_positions(start, jump_length, resample_count)
+    return run_chain(denoise, step, x, chain, positions, callback=callback, cancel=cancel,
+                     renoise=forward_jump(chain, generator))
+
+
+def inpaint(
+    denoise: Denoiser,
+    known: torch.Tensor,
+    mask: torch.Tensor,
+    chain: Schedule,
+    alphas_cumprod: torch.Tensor,
+    *,
+    mask_conditioned: bool = False,
+    sampler: SamplerKind = SamplerKind.DDPM,
+    eta: float = 0.0,
+    variance: VarianceType = VarianceType.POSTERIOR,
+    jump_length: int = 1,
+    resample_count: int = 1,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
+    """Inpaint `known` ([B, C, H, W]) under `mask` from start to finish.
+
+    x_T is `initial_noise` (the generator's first draw). A plain `denoise` is wrapped in
+    `replace_known`; with `mask_conditioned` it is taken to be a mask-channel model
+    (`mask_channel_denoiser`) and used as it is. The chain is the plain descent, or RePaint's plan
+    when resample_count > 1. The known pixels of the result equal `known` exactly.
+    """
+    x = initial_noise(tuple(known.shape), generator, known.device, known.dtype)
+    if not mask_conditioned:
+        denoise = replace_known(denoise, known, mask, alphas_cumprod, generator)
+    step: StepFn = (ddim_step(chain, eta, generator) if sampler is SamplerKind.DDIM
+                    else ddpm_step(chain, variance, generator))
+    x = repaint(denoise, step, x, chain, jump_length=jump_length, resample_count=resample_count,
+                generator=generator, callback=callback, cancel=cancel)
+    return composite(x, known, mask)
+
