@@ -1,4 +1,4 @@
-"""Schedules and respacing match their formulas."""
+"""Schedules and respacing match their formulas (DESIGN §4; Ho et al. 2020, Nichol & Dhariwal 2021)."""
 
 import math
 
@@ -6,49 +6,78 @@ import pytest
 import torch
 
 from studio.core.enums import ScheduleKind
-from studio.diffusion.schedule import cosine_schedule, linear_schedule, make_schedule, respace
+from studio.diffusion.schedule import Schedule, cosine_schedule, linear_schedule, make_schedule, respace
+from tests.diffusion.oracles import one_thread  # noqa: F401  (autouse fixture)
 
 
-def test_linear_schedule_runs_from_1e_4_to_0_02_over_1000_steps():
+def test_linear_schedule_runs_evenly_from_1e_4_to_0_02_over_1000_steps():
     s = linear_schedule(1000)
-    assert len(s) == 1000
-    assert s.betas[0].item() == pytest.approx(1e-4)
-    assert s.betas[-1].item() == pytest.approx(0.02)
-    assert torch.allclose(s.alphas_cumprod, torch.cumprod(1 - s.betas, 0))
+    assert len(s) == 1000 and s.num_train_timesteps == 1000
+    assert s.betas.dtype == torch.float64
+    assert s.betas[0].item() == pytest.approx(1e-4, rel=1e-12)
+    assert s.betas[-1].item() == pytest.approx(0.02, rel=1e-12)
+    assert torch.allclose(s.betas.diff(), torch.full((999,), (0.02 - 1e-4) / 999, dtype=torch.float64))
+    assert torch.equal(s.timesteps, torch.arange(1000))
+    assert torch.allclose(s.alphas_cumprod, torch.cumprod(1 - s.betas, 0), rtol=1e-14)
+    assert s.alphas_cumprod[-1].item() == pytest.approx(4.04e-5, rel=0.01)  # x_T is almost pure noise
 
 
-def test_linear_schedule_with_other_t_keeps_the_same_overall_noise():
-    """Scaling β by 1000/T keeps log ᾱ at the end of the process within 3 % (−10.33 vs −10.12)."""
+def test_linear_schedule_with_another_t_keeps_the_same_overall_noise():
+    """β scaled by 1000/T: log ᾱ at the end of the process within 3 % (−10.33 at T = 250 vs −10.12)."""
     short, full = linear_schedule(250).alphas_cumprod[-1].log(), linear_schedule(1000).alphas_cumprod[-1].log()
     assert short.item() == pytest.approx(full.item(), rel=0.03)
+    assert linear_schedule(250).betas[0].item() == pytest.approx(4e-4)
 
 
 def test_cosine_schedule_follows_the_squared_cosine_of_nichol_and_dhariwal():
+    """ᾱ_t = f(t + 1)/f(0) with f(u) = cos²((u/T + 0.008)/1.008 · π/2), betas clipped at 0.999."""
     s, T = cosine_schedule(1000), 1000
-    f = [math.cos((t / T + 0.008) / 1.008 * math.pi / 2) ** 2 for t in range(T + 1)]
+    f = [math.cos((u / T + 0.008) / 1.008 * math.pi / 2) ** 2 for u in range(T + 1)]
     expected = torch.tensor([f[t + 1] / f[0] for t in range(T)], dtype=torch.float64)
     unclipped = s.betas < 0.999
+    assert int((~unclipped).sum()) == 1  # only the last beta hits the clip
     assert torch.allclose(s.alphas_cumprod[unclipped], expected[unclipped], rtol=1e-9)
-    assert s.betas.max().item() <= 0.999
+    assert s.betas.max().item() == pytest.approx(0.999)
+    assert s.alphas_cumprod[499].item() == pytest.approx(f[500] / f[0], rel=1e-12)  # ≈ 0.49 half way
 
 
-def test_make_schedule_picks_by_kind_and_t():
+def test_make_schedule_picks_by_kind_and_length_and_refuses_an_empty_one():
     assert len(make_schedule(ScheduleKind.COSINE, 400)) == 400
     assert torch.equal(make_schedule(ScheduleKind.LINEAR).betas, linear_schedule().betas)
+    assert torch.equal(make_schedule(ScheduleKind.COSINE, 50).betas, cosine_schedule(50).betas)
+    with pytest.raises(ValueError):
+        make_schedule(ScheduleKind.LINEAR, 0)
 
 
-def test_posterior_variance_is_beta_tilde():
+def test_a_schedule_refuses_betas_outside_zero_one_and_mismatched_timesteps():
+    with pytest.raises(ValueError, match="beta"):
+        Schedule(torch.tensor([0.1, 0.0], dtype=torch.float64), torch.arange(2), 2)
+    with pytest.raises(ValueError, match="beta"):
+        Schedule(torch.tensor([0.1, 1.5], dtype=torch.float64), torch.arange(2), 2)
+    with pytest.raises(ValueError, match="same length"):
+        Schedule(torch.tensor([0.1, 0.2], dtype=torch.float64), torch.arange(3), 3)
+
+
+def test_derived_quantities_follow_their_definitions():
+    """ᾱ_{t−1} with ᾱ_{−1} = 1; β̃_t = (1−ᾱ_{t−1})/(1−ᾱ_t)·β_t with β̃_0 = 0; the clipped log variance
+    replaces log β̃_0 by log β̃_1; log SNR = log(ᾱ/(1−ᾱ))."""
     s = linear_schedule(1000)
     ab, ab_prev = s.alphas_cumprod, s.alphas_cumprod_prev
-    assert torch.allclose(s.posterior_variance, (1 - ab_prev) / (1 - ab) * s.betas)
+    assert ab_prev[0].item() == 1.0 and torch.equal(ab_prev[1:], ab[:-1])
+    assert torch.allclose(s.posterior_variance, (1 - ab_prev) / (1 - ab) * s.betas, rtol=1e-14)
     assert s.posterior_variance[0].item() == 0.0
+    clipped = s.posterior_log_variance_clipped
+    assert clipped[0].item() == pytest.approx(math.log(s.posterior_variance[1].item()), rel=1e-12)
+    assert torch.allclose(clipped[1:], s.posterior_variance[1:].log(), rtol=1e-12)
+    assert torch.allclose(s.log_snr, (ab / (1 - ab)).log(), rtol=1e-10)
+    assert (s.log_snr.diff() < 0).all()
 
 
-@pytest.mark.parametrize("steps", [1, 2, 10, 50, 999, 1000])
+@pytest.mark.parametrize("steps", [1, 2, 10, 50, 250, 999, 1000])
 def test_respacing_keeps_alpha_bar_at_every_kept_timestep(steps):
     full = linear_schedule(1000)
     chain = respace(full, steps)
-    assert len(chain) == steps
+    assert len(chain) == steps and chain.num_train_timesteps == 1000
     assert torch.allclose(chain.alphas_cumprod, full.alphas_cumprod[chain.timesteps], rtol=1e-12)
     assert int(chain.timesteps[-1]) == 999
     if steps > 1:
@@ -57,11 +86,32 @@ def test_respacing_keeps_alpha_bar_at_every_kept_timestep(steps):
     assert ((chain.betas > 0) & (chain.betas <= 1)).all()
 
 
-def test_respacing_to_the_full_length_is_the_identity():
+def test_respaced_betas_are_one_minus_the_ratio_of_kept_alpha_bars():
+    """β_i = 1 − ᾱ(t_i)/ᾱ(t_{i−1}) and β_0 = 1 − ᾱ(t_0); the 50 kept timesteps are round(i·999/49)."""
     full = cosine_schedule(1000)
+    chain = respace(full, 50)
+    expected_t = torch.tensor([round(i * 999 / 49) for i in range(50)])
+    assert torch.equal(chain.timesteps, expected_t)
+    kept = full.alphas_cumprod[expected_t]
+    assert torch.allclose(chain.betas[1:], 1 - kept[1:] / kept[:-1], rtol=1e-12)
+    assert chain.betas[0].item() == pytest.approx(1 - kept[0].item(), rel=1e-12)
+
+
+def test_respacing_a_respaced_chain_keeps_the_original_alpha_bar_and_timesteps():
+    full = linear_schedule(1000)
+    coarse = respace(respace(full, 100), 10)
+    assert set(coarse.timesteps.tolist()) <= set(respace(full, 100).timesteps.tolist())
+    assert torch.allclose(coarse.alphas_cumprod, full.alphas_cumprod[coarse.timesteps], rtol=1e-12)
+
+
+def test_respacing_to_the_full_length_is_the_identity_and_leaves_the_original_alone():
+    full = cosine_schedule(1000)
+    before = full.betas.clone()
     same = respace(full, 1000)
     assert torch.equal(same.timesteps, full.timesteps)
     assert torch.allclose(same.betas, full.betas, rtol=1e-12)
+    respace(full, 10)
+    assert torch.equal(full.betas, before)
 
 
 @pytest.mark.parametrize("steps", [0, -3, 1001])
@@ -73,5 +123,5 @@ def test_respacing_to_an_impossible_length_is_refused(steps):
 def test_index_of_finds_a_timestep_and_refuses_a_missing_one():
     chain = respace(linear_schedule(), 10)
     assert chain.index_of(int(chain.timesteps[4])) == 4
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not in this chain"):
         chain.index_of(1)
