@@ -34,10 +34,10 @@ class NoisyClassifier(nn.Module):
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         emb = self.time_mlp(timestep_embedding(t, self.config.model_channels).to(self.input_conv.weight.dtype))
-        scale_shift = iter(self.emb_proj(emb))
+        modulation = iter(self.emb_proj(emb))
         h = self.input_conv(x)
         for level in (*self.down, *self.middle):
-            h = level(h, next(scale_shift) if level.res is not None else None)
+            h = level(h, next(modulation) if level.res is not None else None)
         return F.silu(self.out_norm(h)).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -113,16 +113,16 @@ class UNet(nn.Module):
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         emb = self.embed(t, text_pooled, class_labels, aug_level)
-        scale_shift = iter(self.emb_proj(emb))
+        modulation = iter(self.emb_proj(emb))
         h = self.input_conv(x)
         skips = [h]
         for level in self.down:
-            h = level(h, _next_for(level, scale_shift), text_tokens, text_mask)
+            h = level(h, _next_for(level, modulation), text_tokens, text_mask)
             skips.append(h)
         for level in self.middle:
-            h = level(h, _next_for(level, scale_shift), text_tokens, text_mask)
+            h = level(h, _next_for(level, modulation), text_tokens, text_mask)
         for level in self.up:
-            h = level(torch.cat([h, skips.pop()], dim=1), _next_for(level, scale_shift), text_tokens, text_mask)
+            h = level(torch.cat([h, skips.pop()], dim=1), _next_for(level, modulation), text_tokens, text_mask)
         return self.out(h)
 
 
@@ -131,8 +131,8 @@ def res_blocks(*paths: nn.ModuleList) -> list[ResBlock]:
     return [level.res for path in paths for level in path if level.res is not None]
 
 
-def _next_for(level: Level, scale_shift):
-    return next(scale_shift) if level.res is not None else None
+def _next_for(level: Level, modulation):
+    return next(modulation) if level.res is not None else None
 
 
 def _require(value, what: str) -> None:
