@@ -107,7 +107,10 @@ class UNet(nn.Module):
         _refuse(aug_level if self.aug_mlp is None else None, "an augmentation level")
         if c.extra_channels:
             _require(extra, f"{c.extra_channels} extra input channels")
-            x = torch.cat([x, extra.to(x.dtype)], dim=1)
+            fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+            # cat follows the plain layout when its inputs differ, which would send the whole network
+            # down the slow path on a CPU
+            x = torch.cat([x, extra.to(x.dtype)], dim=1).contiguous(memory_format=fmt)
         else:
             _refuse(extra, "extra input channels")
         if t.ndim == 0:

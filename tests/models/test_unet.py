@@ -108,3 +108,17 @@ def test_the_packed_cpu_path_computes_what_the_plain_path_computes():
         changed = net(x, T, text=text)
     assert torch.allclose(plain, packed, atol=1e-5)
     assert _changes(packed, changed)
+
+
+def test_extra_channels_keep_a_channels_last_input_on_the_packed_path():
+    net = _net(tiny_sr_config())
+    x = torch.randn(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    extra = torch.randn(2, 3, 32, 32)  # the upsampled low-res image arrives in the plain layout
+    kwargs = {"extra": extra, "aug_level": torch.tensor([0, 250])}
+    with torch.no_grad():
+        text = net.encode_prompts(["red apple", "cat"])
+        plain = net(x.contiguous(), T, text=text, **kwargs)
+    with torch.inference_mode():
+        packed = net(x, T, text=text, **kwargs)
+    assert packed.is_contiguous(memory_format=torch.channels_last)  # the oneDNN path's output layout
+    assert torch.allclose(plain, packed, atol=1e-5)
