@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from studio.app.export import GalleryExport
 from studio.app.generation import Mode
+from studio.app.heap import settle_startup_heap
 from studio.app.session import Session
 from studio.engine.forward_preview import alpha_bar_at_strength, noised_preview
 from studio.engine.model_info import schedule_curve
@@ -318,6 +319,7 @@ def build_window(session_factory=None) -> MainWindow:
     window.restore_canvas()
     session.restore()
     window.update_schedule()
+    settle_startup_heap()
     return window
 
 
