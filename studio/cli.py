@@ -69,6 +69,9 @@ def _add_train(commands) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this long")
     p.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
     p.add_argument("--half", action="store_true", help="write the final weights as float16")
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="wall-clock budget of the whole run: the schedules anneal to it and the run ends in it")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for training (default: all)")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
 
 

@@ -42,6 +42,10 @@ def train(args: argparse.Namespace) -> int:
         raise ValueError(f"recipe {args.recipe!r} trains a {recipe.role.value} model, not {args.role}")
     if args.steps is not None:
         recipe = recipe.with_(steps=args.steps)
+    if args.budget_minutes is not None:
+        recipe = recipe.with_(budget_minutes=args.budget_minutes)
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
     dataset = load_dataset(Path(args.data))
     for line in dataset.skipped:
         print(f"studio: skipped {line}", file=sys.stderr)

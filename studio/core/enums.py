@@ -42,3 +42,10 @@ class Role(str, Enum):
     SR = "sr"
     INPAINT = "inpaint"
     CLASSIFIER = "classifier"
+
+
+class LRSchedule(str, Enum):
+    """Learning rate after warm-up, over the run's progress (steps, or the time budget when one is set)."""
+
+    CONSTANT = "constant"
+    COSINE = "cosine"  # half a cosine from the peak down to `lr_floor` × peak

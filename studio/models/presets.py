@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from studio.core.enums import Role
 from studio.models.config import ClassifierConfig, DiffusionConfig, ModelConfig, TextEncoderConfig, UNetConfig
@@ -34,6 +35,31 @@ def default_classifier_config(class_names: Sequence[str] = ("a", "b")) -> ModelC
     return ModelConfig(role=Role.CLASSIFIER, resolution=32, classifier=classifier)
 
 
+def cpu_base_config(vocab: Sequence[str] = TINY_VOCAB, resolution: int = 16) -> ModelConfig:
+    """The CPU starter's base: small enough to train on two cores within the hour (docs/training.md)."""
+    text = TextEncoderConfig(vocab=tuple(vocab), width=128, layers=2, heads=4, max_length=16)
+    deep = resolution <= 24  # at 32 px one block per level keeps the step time near the 16 px one's
+    unet = UNetConfig(model_channels=32, channel_mult=(1, 2, 4), num_res_blocks=2 if deep else 1,
+                      attention_resolutions=tuple(r for r in (resolution // 2, resolution // 4) if r <= 12),
+                      num_head_channels=32, resolution=resolution, text_dim=128)
+    return ModelConfig(role=Role.BASE, resolution=resolution, diffusion=DiffusionConfig(), unet=unet, text=text)
+
+
+def cpu_sr_config(vocab: Sequence[str] = TINY_VOCAB, low_res: int = 16, resolution: int = 64) -> ModelConfig:
+    """The CPU starter's super-resolution stage: no attention, one block per level."""
+    text = TextEncoderConfig(vocab=tuple(vocab), width=64, layers=1, heads=2, max_length=16)
+    unet = UNetConfig(extra_channels=3, model_channels=32, channel_mult=(1, 2, 2), num_res_blocks=1,
+                      attention_resolutions=(), num_head_channels=32, resolution=resolution, text_dim=64,
+                      aug_level_embedding=True)
+    return ModelConfig(role=Role.SR, resolution=resolution, unet=unet, text=text, low_res=low_res)
+
+
+def cpu_classifier_config(class_names: Sequence[str] = ("a", "b"), resolution: int = 16) -> ModelConfig:
+    classifier = ClassifierConfig(model_channels=32, channel_mult=(1, 2, 2), num_res_blocks=1,
+                                  attention_resolutions=(), resolution=resolution, class_names=tuple(class_names))
+    return ModelConfig(role=Role.CLASSIFIER, resolution=resolution, classifier=classifier)
+
+
 def tiny_base_config(vocab: Sequence[str] = TINY_VOCAB, resolution: int = 16, **unet) -> ModelConfig:
     text = TextEncoderConfig(vocab=tuple(vocab), width=32, layers=1, heads=2, max_length=12)
     u = dict(model_channels=32, channel_mult=(1, 2), num_res_blocks=1, attention_resolutions=(8,),
@@ -57,6 +83,15 @@ def tiny_classifier_config(class_names: Sequence[str] = ("a", "b", "c"), resolut
 
 
 PRESETS: dict[str, Callable[..., ModelConfig]] = {
+    "cpu_base_16": partial(cpu_base_config, resolution=16),
+    "cpu_base_24": partial(cpu_base_config, resolution=24),
+    "cpu_base_32": partial(cpu_base_config, resolution=32),
+    "cpu_sr_16": partial(cpu_sr_config, low_res=16),
+    "cpu_sr_24": partial(cpu_sr_config, low_res=24),
+    "cpu_sr_32": partial(cpu_sr_config, low_res=32),
+    "cpu_classifier_16": partial(cpu_classifier_config, resolution=16),
+    "cpu_classifier_24": partial(cpu_classifier_config, resolution=24),
+    "cpu_classifier_32": partial(cpu_classifier_config, resolution=32),
     "default_base": default_base_config,
     "default_sr": default_sr_config,
     "default_classifier": default_classifier_config,

@@ -26,6 +26,7 @@ class Checkpoint:
     ema: dict[str, torch.Tensor]
     optimizer: dict  # torch.optim state_dict
     losses: tuple[float, ...]
+    elapsed: float = 0.0  # seconds trained so far; time-budgeted recipes schedule against it
 
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
@@ -44,6 +45,7 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
         "config": ckpt.config_json,
         "optimizer": json.dumps(opt_meta),
         "losses": json.dumps(list(ckpt.losses)),
+        "elapsed": repr(float(ckpt.elapsed)),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".part", dir=path.parent)
@@ -69,4 +71,5 @@ def load_checkpoint(path: Path) -> Checkpoint:
         ema={k[4:]: v for k, v in tensors.items() if k.startswith("ema.")},
         optimizer={"state": state, "param_groups": opt_meta["param_groups"]},
         losses=tuple(json.loads(meta["losses"])),
+        elapsed=float(meta.get("elapsed", "0")),
     )

@@ -8,6 +8,7 @@ would have.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from studio.core.enums import PredictionType, Role, VarianceType
+from studio.core.enums import LRSchedule, PredictionType, Role, VarianceType
 from studio.diffusion.forward_process import q_sample
 from studio.diffusion.parameterization import v_from
 from studio.diffusion.schedule import make_schedule
@@ -61,7 +62,9 @@ def train(
 ) -> TrainOutcome:
     """Train (or resume) toward `recipe.steps`; writes the checkpoint and, when done, the model file.
 
-    `max_seconds` and `stop_at` end the run early with a checkpoint, to continue later.
+    `max_seconds` and `stop_at` end the run early with a checkpoint, to continue later. A recipe with
+    `budget_minutes` ends (finished, annealed) when its wall-clock budget is spent, counted over every
+    resumed part; such a run depends on the clock, so unlike a step-bounded one it is not bit-exact.
     """
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     ckpt_path = Path(out).with_suffix(".ckpt.safetensors")
@@ -70,28 +73,28 @@ def train(
     target = min(recipe.steps, stop_at) if stop_at is not None else recipe.steps
     started, window, losses = time.perf_counter(), [], list(state.losses)
     first = state.step
-    while state.step < target:
+    while state.step < target and state.progress() < 1.0:
         loss = state.train_step(on_device)
         window.append(loss)
         if state.step % recipe.log_every == 0 or state.step == target:
             losses.append(sum(window) / len(window))
             rate = (state.step - first) / max(time.perf_counter() - started, 1e-9)
             if on_progress:
-                on_progress(TrainProgress(state.step, recipe.steps, losses[-1], rate,
-                                          (recipe.steps - state.step) / max(rate, 1e-9)))
+                on_progress(TrainProgress(state.step, recipe.steps, losses[-1], rate, state.eta_seconds(rate)))
             window = []
         if recipe.sample_every and state.step % recipe.sample_every == 0:
             save_sample_grid(state.ema_module().to(device), state.config, on_device,
                              ckpt_path.with_name(f"{Path(out).stem}-samples-{state.step:06d}.png"))
         timed_out = max_seconds is not None and time.perf_counter() - started > max_seconds
-        if state.step % recipe.checkpoint_every == 0 or state.step == target or timed_out:
+        spent = state.progress() >= 1.0
+        if state.step % recipe.checkpoint_every == 0 or state.step == target or timed_out or spent:
             state.save(ckpt_path, losses)
         if timed_out:
             break
-    finished = state.step >= recipe.steps
+    finished = state.step >= recipe.steps or state.progress() >= 1.0
     if finished:
-        trained = replace(card, training=f"{card.training} {state.step} steps of batch {recipe.batch_size}".strip())
-        save_model(out, state.ema_module(), state.config, trained)
+        done = f"{state.step} steps of batch {recipe.batch_size} in {state.elapsed / 60:.1f} min"
+        save_model(out, state.ema_module(), state.config, replace(card, training=f"{card.training} {done}".strip()))
     return TrainOutcome(Path(out), ckpt_path, state.step, finished, tuple(losses))
 
 
@@ -109,6 +112,7 @@ class _TrainState:
             self.module.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
         )
         self.step = 0
+        self.elapsed = 0.0  # seconds of training so far, over every resumed part
         self.losses: tuple[float, ...] = ()
         if config.role is not Role.CLASSIFIER:
             if config.diffusion.variance is VarianceType.LEARNED_RANGE:
@@ -120,13 +124,14 @@ class _TrainState:
     def start(cls, recipe: TrainRecipe, data: ImageDataset, ckpt_path: Path, device) -> _TrainState:
         if ckpt_path.is_file():
             ckpt = load_checkpoint(ckpt_path)
-            if ckpt.recipe_json != recipe.to_json():
+            if not recipe.same_run_as(TrainRecipe.from_json(ckpt.recipe_json)):
                 raise ValueError(f"{ckpt_path}: a checkpoint of a different recipe; delete it or change --out")
             state = cls(recipe, ModelConfig.from_json(ckpt.config_json), device)
             state.module.load_state_dict(ckpt.model)
             state.ema = {k: v.to(device).float() for k, v in ckpt.ema.items()}
             state.optimizer.load_state_dict(ckpt.optimizer)
-            state.step, state.losses = ckpt.step, ckpt.losses
+            state.step, state.losses, state.elapsed = ckpt.step, ckpt.losses, ckpt.elapsed
+            return state
             return state
         return cls(recipe, config_for(recipe, data), device)
 
@@ -134,8 +139,31 @@ class _TrainState:
         save_checkpoint(path, Checkpoint(
             step=self.step, recipe_json=self.recipe.to_json(), config_json=self.config.to_json(),
             model=self.module.state_dict(), ema=self.ema, optimizer=self.optimizer.state_dict(),
-            losses=tuple(losses),
+            losses=tuple(losses), elapsed=self.elapsed,
         ))
+
+    def progress(self) -> float:
+        """Share of the run done: of its steps, or of its time budget when that comes first."""
+        r = self.recipe
+        done = self.step / r.steps
+        if r.budget_minutes > 0:
+            done = max(done, self.elapsed / (60 * r.budget_minutes))
+        return done
+
+    def eta_seconds(self, steps_per_second: float) -> float:
+        by_steps = (self.recipe.steps - self.step) / max(steps_per_second, 1e-9)
+        if self.recipe.budget_minutes > 0:
+            return max(0.0, min(by_steps, 60 * self.recipe.budget_minutes - self.elapsed))
+        return by_steps
+
+    def learning_rate(self) -> float:
+        r = self.recipe
+        warm = min(1.0, (self.step + 1) / max(r.warmup_steps, 1))
+        if r.lr_schedule is LRSchedule.CONSTANT:
+            return r.learning_rate * warm
+        # the cosine runs over progress after warm-up, so a clock-ended run finishes at the floor
+        p = min(1.0, self.progress())
+        return r.learning_rate * warm * (r.lr_floor + (1 - r.lr_floor) * 0.5 * (1 + math.cos(math.pi * p)))
 
     def ema_module(self) -> torch.nn.Module:
         module = build_module(self.config)
@@ -146,8 +174,9 @@ class _TrainState:
         r = self.recipe
         g = torch.Generator().manual_seed(r.seed * 1_000_003 + self.step)
         torch.manual_seed(r.seed * 1_000_003 + self.step)  # dropout layers, if any
+        began = time.perf_counter()
         for group in self.optimizer.param_groups:
-            group["lr"] = r.learning_rate * min(1.0, (self.step + 1) / max(r.warmup_steps, 1))
+            group["lr"] = self.learning_rate()
         self.module.train()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             loss = self._loss(data, g)
@@ -157,10 +186,15 @@ class _TrainState:
         self.optimizer.step()
         self._update_ema()
         self.step += 1
-        return float(loss.detach())
+        value = float(loss.detach())
+        self.elapsed += time.perf_counter() - began
+        return value
 
     def _update_ema(self) -> None:
-        decay = min(self.recipe.ema_decay, (1 + self.step) / (10 + self.step))
+        if self.recipe.ema_power > 0:  # EDM2's power-function profile, see TrainRecipe.ema_power
+            decay = (1 - 1 / (self.step + 1)) ** (self.recipe.ema_power + 1)
+        else:
+            decay = min(self.recipe.ema_decay, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
             for name, value in self.module.state_dict().items():
                 if value.is_floating_point():

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from studio.core.enums import Role
+from studio.core.enums import LRSchedule, Role
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,13 @@ class TrainRecipe:
     warmup_steps: int = 500
     grad_clip: float = 1.0
     ema_decay: float = 0.999
+    # Karras et al. 2024 (EDM2) power-function EMA: decay_n = (1 − 1/n)^(γ+1) averages a fixed *share* of
+    # the run so far, so a run ended by the clock has a well-placed average whatever step it reached.
+    # 0 keeps the fixed `ema_decay`.
+    ema_power: float = 0.0
+    lr_schedule: LRSchedule = LRSchedule.CONSTANT
+    lr_floor: float = 0.05  # COSINE ends at this share of the peak rate
+    budget_minutes: float = 0.0  # > 0: the schedules follow this wall-clock budget and the run ends in it
     caption_dropout: float = 0.15  # classifier-free guidance needs the model to know the empty prompt
     sr_aug_max: float = 0.25  # SR noise-conditioning augmentation: s_aug ~ U[0, sr_aug_max·T)
     label: str = "subgroup"  # which label kind a classifier learns
@@ -36,17 +43,26 @@ class TrainRecipe:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role", Role(self.role))
+        object.__setattr__(self, "lr_schedule", LRSchedule(self.lr_schedule))
         if self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("steps, batch size and learning rate must be positive")
         if not 0.0 <= self.caption_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("caption dropout and EMA decay must lie in [0, 1)")
+        if self.ema_power < 0 or self.budget_minutes < 0 or not 0.0 <= self.lr_floor <= 1.0:
+            raise ValueError("EMA power and budget must be ≥ 0 and the learning-rate floor in [0, 1]")
 
     def with_(self, **changes: Any) -> TrainRecipe:
         return replace(self, **changes)
 
     def to_json(self) -> str:
-        data = asdict(self) | {"role": self.role.value}
+        data = asdict(self) | {"role": self.role.value, "lr_schedule": self.lr_schedule.value}
         return json.dumps(data, sort_keys=True)
+
+    def same_run_as(self, other: TrainRecipe) -> bool:
+        """Whether a checkpoint of `other` can be continued under this recipe: everything but the length
+        (steps, time budget) and the reporting intervals must agree, so a finished run can be extended."""
+        free = dict(steps=1, budget_minutes=0.0, sample_every=0, checkpoint_every=1, log_every=1, note="")
+        return replace(self, **free) == replace(other, **free)
 
     @classmethod
     def from_json(cls, text: str) -> TrainRecipe:
@@ -71,6 +87,26 @@ BUILTIN: dict[str, TrainRecipe] = {
         role=Role.CLASSIFIER, model="default_classifier", steps=8_000, batch_size=256,
         learning_rate=3e-4, caption_dropout=0.0,
         note="estimated 1–3 min on one H100 in bf16 (5 PFLOP; not yet measured)",
+    ),
+    # The CPU starter (docs/training.md §CPU): batch and rates chosen for two cores; each recipe ends
+    # annealed inside its wall-clock budget, whatever step the machine reaches.
+    "cpu-base": TrainRecipe(
+        role=Role.BASE, model="cpu_base_16", steps=1_000_000, batch_size=32, learning_rate=1e-3,
+        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=75,
+        caption_dropout=0.15, sample_every=0, checkpoint_every=250, log_every=50,
+        note="75 min on a 2-core AVX2 CPU, one thread",
+    ),
+    "cpu-sr": TrainRecipe(
+        role=Role.SR, model="cpu_sr_16", steps=1_000_000, batch_size=16, learning_rate=1e-3,
+        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=60,
+        sample_every=0, checkpoint_every=250, log_every=50,
+        note="60 min on a 2-core AVX2 CPU, one thread",
+    ),
+    "cpu-classifier": TrainRecipe(
+        role=Role.CLASSIFIER, model="cpu_classifier_16", steps=1_000_000, batch_size=64, learning_rate=2e-3,
+        warmup_steps=100, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=15,
+        caption_dropout=0.0, label="group", sample_every=0, checkpoint_every=250, log_every=50,
+        note="15 min on a 2-core AVX2 CPU, one thread",
     ),
     "tiny-base": TrainRecipe(
         role=Role.BASE, model="tiny_base", steps=300, batch_size=8, learning_rate=2e-3,
