@@ -18,14 +18,13 @@ from studio.app.timeline import Timeline
 from studio.core.enums import SamplerKind
 from studio.core.events import JobCancelled, Result
 from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
+from studio.core.paths import default_model_path
 from studio.core.settings import Stage
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.model_info import ModelFileError, ModelSummary, summarize
 from studio.engine.pipeline import Pipeline
 from studio.engine.worker import Runner
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "default"
 
 
 class Control(str, Enum):
@@ -95,7 +94,7 @@ class Session(QObject):
 
     def open_default_model(self) -> None:
         candidates = [self.model_path] if self.model_path else []
-        candidates.append(str(DEFAULT_MODEL))
+        candidates.append(str(default_model_path()))
         for path in candidates:
             if path and Path(path).exists() and self.open_model(path):
                 return
