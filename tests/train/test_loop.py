@@ -85,3 +85,53 @@ def test_sample_grids_are_written_during_training(tmp_path):
     sr = BUILTIN["tiny-sr"].with_(steps=2, sample_every=2)
     train(sr, shapes_dataset(8, 32), tmp_path / "sr.safetensors", card=ModelCard())
     assert (tmp_path / "sr-samples-000002.png").is_file()
+
+
+def test_a_time_budgeted_run_ends_finished_and_annealed_when_its_clock_runs_out(tmp_path):
+    """The budget, not the step count, ends the run; the cosine schedule has reached its floor."""
+    from studio.core.enums import LRSchedule
+
+    recipe = BUILTIN["tiny-base"].with_(steps=1_000_000, budget_minutes=0.02, lr_schedule=LRSchedule.COSINE,
+                                        lr_floor=0.1, warmup_steps=1, ema_power=6.94, checkpoint_every=10_000)
+    outcome = train(recipe, shapes_dataset(), tmp_path / "m.safetensors", card=ModelCard())
+    assert outcome.finished and 1 < outcome.steps_done < 1_000_000
+    from studio.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(outcome.checkpoint_path)
+    assert 1.2 <= ckpt.elapsed <= 1.2 + 5.0  # 0.02 min, plus at most the last step's time
+    lr = ckpt.optimizer["param_groups"][0]["lr"]
+    assert recipe.learning_rate * 0.1 <= lr <= recipe.learning_rate * 0.12
+    assert "min" in load_model(tmp_path / "m.safetensors").card.training
+
+
+def test_the_power_ema_averages_a_fixed_share_of_the_run():
+    """EDM2's profile: decay (1 − 1/n)^(γ+1) keeps the average's relative width, so step n's weight in the
+    average is (γ+1)/n·…; at γ = 0 the EMA is the plain running mean of all steps."""
+    from studio.train.loop import _TrainState
+
+    class Fake(_TrainState):
+        def __init__(self, power):
+            self.recipe = BUILTIN["tiny-base"].with_(ema_power=power)
+            self.module = torch.nn.Linear(1, 1, bias=False)
+            self.ema = {"weight": torch.zeros(1, 1)}
+            self.step = 0
+
+    for power, expected in ((1e-9, 4.5), (6.94, None)):
+        fake = Fake(power)
+        for n in range(10):  # weights 0, 1, …, 9
+            fake.module.weight.data.fill_(float(n))
+            fake._update_ema()
+            fake.step += 1
+        value = float(fake.ema["weight"])
+        if expected is not None:
+            assert abs(value - expected) < 1e-4
+        else:
+            assert 7.0 < value < 9.0  # leans to the recent steps
+
+
+def test_a_finished_run_is_extended_by_asking_for_more_steps(tmp_path):
+    recipe = BUILTIN["tiny-base"].with_(steps=4, checkpoint_every=2)
+    first = train(recipe, shapes_dataset(), tmp_path / "m.safetensors", card=ModelCard())
+    longer = train(recipe.with_(steps=8), shapes_dataset(), tmp_path / "m.safetensors", card=ModelCard())
+    assert first.finished and longer.finished and longer.steps_done == 8
+    assert "8 steps" in load_model(tmp_path / "m.safetensors").card.training
