@@ -92,21 +92,21 @@ BUILTIN: dict[str, TrainRecipe] = {
     # annealed inside its wall-clock budget, whatever step the machine reaches.
     "cpu-base": TrainRecipe(
         role=Role.BASE, model="cpu_base_16", steps=1_000_000, batch_size=32, learning_rate=1e-3,
-        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=75,
+        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=105,
         caption_dropout=0.15, sample_every=0, checkpoint_every=250, log_every=50,
-        note="75 min on a 2-core AVX2 CPU, one thread",
+        note="105 min on a 2-core AVX2 CPU, one thread, beside the SR and classifier runs",
     ),
     "cpu-sr": TrainRecipe(
         role=Role.SR, model="cpu_sr_16", steps=1_000_000, batch_size=16, learning_rate=1e-3,
-        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=60,
+        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=80,
         sample_every=0, checkpoint_every=250, log_every=50,
-        note="60 min on a 2-core AVX2 CPU, one thread",
+        note="80 min on a 2-core AVX2 CPU, one thread, beside the base run",
     ),
     "cpu-classifier": TrainRecipe(
         role=Role.CLASSIFIER, model="cpu_classifier_16", steps=1_000_000, batch_size=64, learning_rate=2e-3,
-        warmup_steps=100, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=15,
+        warmup_steps=100, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=20,
         caption_dropout=0.0, label="group", sample_every=0, checkpoint_every=250, log_every=50,
-        note="15 min on a 2-core AVX2 CPU, one thread",
+        note="20 min on a 2-core AVX2 CPU, one thread, after the SR run",
     ),
     "tiny-base": TrainRecipe(
         role=Role.BASE, model="tiny_base", steps=300, batch_size=8, learning_rate=2e-3,
