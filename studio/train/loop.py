@@ -26,6 +26,7 @@ from studio.models.files import build_module, save_model
 from studio.train.batches import TrainingData, make_batch
 from studio.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from studio.train.datasets import ImageDataset
+from studio.train.machine import describe_machine
 from studio.train.model_setup import config_for, to_device
 from studio.train.recipes import TrainRecipe
 from studio.train.samples import save_sample_grid
@@ -93,7 +94,8 @@ def train(
             break
     finished = state.step >= recipe.steps or state.progress() >= 1.0
     if finished:
-        done = f"{state.step} steps of batch {recipe.batch_size} in {state.elapsed / 60:.1f} min"
+        done = (f"{state.step} steps of batch {recipe.batch_size} in {state.elapsed / 60:.1f} min "
+                f"on {describe_machine(device)}")
         save_model(out, state.ema_module(), state.config, replace(card, training=f"{card.training} {done}".strip()))
     return TrainOutcome(Path(out), ckpt_path, state.step, finished, tuple(losses))
 
