@@ -9,14 +9,25 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.app.properties import Property
 from studio.core.enums import SamplerKind
-from studio.core.settings import Recipe, Settings
+from studio.core.settings import JobKind, Recipe, Settings
 
 
 class Mode(str, Enum):
-    TEXT = "Text → image"
-    STROKES = "Strokes → image"
-    INPAINT = "Inpaint"
-    UPSCALE = "Upscale"
+    """What Generate does. Values are the job kinds (stable: they are persisted); labels are shown."""
+
+    TEXT = JobKind.TEXT_TO_IMAGE.value
+    STROKES = JobKind.STROKES_TO_IMAGE.value
+    INPAINT = JobKind.INPAINT.value
+    UPSCALE = JobKind.UPSCALE.value
+
+    @property
+    def label(self) -> str:
+        return {"text-to-image": "Text → image", "strokes-to-image": "Strokes → image", "inpaint": "Inpaint",
+                "upscale": "Upscale"}[self.value]
+
+    @property
+    def kind(self) -> JobKind:
+        return JobKind(self.value)
 
 
 class GenerationModel(QObject):
@@ -75,12 +86,13 @@ class GenerationModel(QObject):
         )
 
     def apply(self, recipe: Recipe) -> None:
-        """Reuse the settings of a gallery result (its prompt, seed, sampler, …) and its mode."""
+        """Reuse the settings of a gallery result (its prompt, seed, sampler, …) and its mode. The seed is
+        locked, so the next Generate reproduces the result; unlock it to explore."""
         s = recipe.settings
+        self.seed_locked = True
         self.prompt, self.negative_prompt, self.seed, self.steps = s.prompt, s.negative_prompt, s.seed, s.steps
         self.sampler, self.eta, self.guidance_scale = s.sampler, s.eta, s.guidance_scale
         self.class_guidance, self.class_label = s.class_guidance, s.class_label or 0
         self.batch_size, self.cascade, self.sr_steps = s.batch_size, s.cascade, s.sr_steps
         self.noise_augmentation, self.strength = s.noise_augmentation, s.strength
-        self.mode = {"text-to-image": Mode.TEXT, "strokes-to-image": Mode.STROKES, "inpaint": Mode.INPAINT,
-                     "upscale": Mode.UPSCALE}[recipe.kind.value]
+        self.mode = Mode(recipe.kind.value)

@@ -26,7 +26,9 @@ class Property:
 
     def __set__(self, obj: Any, value: Any) -> None:
         key = f"_prop_{self.name}"
-        if obj.__dict__.get(key, self.default) == value:
+        old = obj.__dict__.get(key, self.default)
+        # the type counts too: a str equal to a str-enum member's value must not stand in for the member
+        if type(old) is type(value) and old == value:
             return
         obj.__dict__[key] = value
         getattr(obj, self.signal).emit(value)

@@ -43,13 +43,12 @@ class JobRunner(QObject):
         self._worker = Worker(runner, self._bridge.emit_event)
         self._total = 0
         self._done = 0
-        self._current: int | None = None
 
     def submit(self, job: Job) -> int:
-        self._current = self._worker.submit(job)
+        job_id = self._worker.submit(job)
         self.running = True
         self.status = "starting…"
-        return self._current
+        return job_id
 
     def cancel(self) -> None:
         self._worker.cancel_all()

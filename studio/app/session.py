@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 
 from studio.app.gallery import Gallery
 from studio.app.generation import GenerationModel, Mode
-from studio.app.properties import Property, load_properties, save_properties
+from studio.app.properties import Property, load_properties, properties_of, save_properties
 from studio.app.runner import JobRunner
 from studio.app.timeline import Timeline
 from studio.core.enums import SamplerKind
@@ -25,6 +25,8 @@ from studio.engine.device import choose_device
 from studio.engine.model_info import ModelFileError, ModelSummary, summarize
 from studio.engine.pipeline import Pipeline
 from studio.engine.worker import Runner
+
+SAVE_DELAY_MS = 500  # settings are written this long after the last change
 
 
 class Control(str, Enum):
@@ -78,6 +80,15 @@ class Session(QObject):
         self.runner.failed.connect(self.error)
         self.runner.note.connect(self.message)
         self.gallery.error.connect(self.error)
+        self._watch_settings()
+
+    def _watch_settings(self) -> None:
+        """Save the settings shortly after any of them changes, so a crash loses none of them."""
+        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_settings)
+        for name in properties_of(GenerationModel):
+            getattr(self.generation, f"{name}_changed").connect(self._save_timer.start)
+        self.model_path_changed.connect(self._save_timer.start)
 
     # --- models -------------------------------------------------------------------------------
     def open_model(self, path: str | Path) -> bool:
@@ -117,9 +128,16 @@ class Session(QObject):
 
     # --- running ------------------------------------------------------------------------------
     def generate(self, *, fork=None) -> int | None:
+        """Start a run — the one path for the button, the shortcut and the menu. One run at a time:
+        while one is going this refuses (with a hint) rather than queueing behind the disabled button."""
+        if self.runner.running:
+            self.message.emit("a run is going: Esc cancels it")
+            return None
         if self.model is None:
             self.error.emit("open a model first")
             return None
+        if fork is None and not self.generation.seed_locked:
+            self.generation.roll_seed()  # a fresh seed each run, as other tools do, unless locked
         try:
             job = self._job(fork)
         except ValueError as exc:
@@ -160,6 +178,7 @@ class Session(QObject):
         return Upscale(path, settings, self.canvas.painting(), fork=fork)
 
     def _on_finished(self, result: Result) -> None:
+        self.message.emit(f"seed {result.recipe.settings.seed} · done in {result.seconds:.1f} s")
         self.last_result = result
         self.timeline.set_result(result)
         for image in result.images:

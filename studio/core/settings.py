@@ -69,27 +69,40 @@ class Settings:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The allowed range of a setting: the window's controls span it and the CLI refuses what lies outside."""
+
+    low: float
+    high: float
+    what: str  # how a message names the setting
+
+    def problem(self, value: float) -> str | None:
+        if self.low <= value <= self.high:
+            return None
+        return f"{self.what} must lie in [{self.low:g}, {self.high:g}], got {value:g}"
+
+
+LIMITS: dict[str, Limit] = {
+    "seed": Limit(0, 2**31 - 1, "seed"),  # the window's seed box holds 31 bits, so recipes do too
+    "steps": Limit(1, 1000, "steps"),
+    "sr_steps": Limit(1, 1000, "super-resolution steps"),
+    "eta": Limit(0.0, 1.0, "DDIM η"),
+    "guidance_scale": Limit(0.0, 30.0, "guidance scale"),
+    "class_guidance": Limit(0.0, 20.0, "class guidance"),
+    "batch_size": Limit(1, 16, "batch size"),
+    "noise_augmentation": Limit(0.0, 1.0, "noise augmentation"),
+    "strength": Limit(0.0, 1.0, "strength"),
+    "repaint_jump": Limit(1, 100, "RePaint jump length"),
+    "repaint_resample": Limit(1, 100, "RePaint resample count"),
+}
+
+
 def _problems(s: Settings):
-    if not 0 <= s.seed < 2**63:
-        yield f"seed must be between 0 and 2^63−1, got {s.seed}"
-    if not 1 <= s.steps <= 1000:
-        yield f"steps must be between 1 and 1000, got {s.steps}"
-    if not 1 <= s.sr_steps <= 1000:
-        yield f"super-resolution steps must be between 1 and 1000, got {s.sr_steps}"
-    if s.eta < 0:
-        yield f"eta must be non-negative, got {s.eta}"
-    if s.guidance_scale < 0:
-        yield f"guidance scale must be non-negative, got {s.guidance_scale}"
-    if s.class_guidance < 0:
-        yield f"class guidance must be non-negative, got {s.class_guidance}"
-    if not 1 <= s.batch_size <= 64:
-        yield f"batch size must be between 1 and 64, got {s.batch_size}"
-    if not 0.0 <= s.noise_augmentation <= 1.0:
-        yield f"noise augmentation must lie in [0, 1], got {s.noise_augmentation}"
-    if not 0.0 <= s.strength <= 1.0:
-        yield f"strength must lie in [0, 1], got {s.strength}"
-    if s.repaint_jump < 1 or s.repaint_resample < 1:
-        yield "RePaint jump length and resample count must be at least 1"
+    for name, limit in LIMITS.items():
+        problem = limit.problem(getattr(s, name))
+        if problem:
+            yield problem
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,19 @@ def bind_check(box: QCheckBox, model, name: str) -> None:
 
 
 def bind_enum(combo: QComboBox, model, name: str, values: list) -> None:
-    """A combo box over enum members (shown by their value or label)."""
+    """A combo box over enum members (shown by their label or value).
+
+    The members stay on the Python side, indexed by position: item data would come back from Qt as a
+    plain str, and a str that equals a member's value is not the member."""
+    values = list(values)
     for value in values:
-        combo.addItem(str(getattr(value, "label", value.value)), value)
+        combo.addItem(str(getattr(value, "label", value.value)))
 
     def show(value) -> None:
-        index = combo.findData(value)
+        index = values.index(value) if value in values else -1
         if index >= 0 and combo.currentIndex() != index:
             combo.setCurrentIndex(index)
 
-    combo.currentIndexChanged.connect(lambda i: setattr(model, name, combo.itemData(i)))
+    combo.currentIndexChanged.connect(lambda i: setattr(model, name, values[i]) if 0 <= i < len(values) else None)
     getattr(model, f"{name}_changed").connect(show)
     show(getattr(model, name))

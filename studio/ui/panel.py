@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from studio.app.generation import Mode
 from studio.app.session import Control, Session
 from studio.core.enums import SamplerKind
+from studio.core.settings import LIMITS
 from studio.ui.bindings import bind_check, bind_enum, bind_slider, bind_spin, bind_text
 
 
@@ -59,14 +60,14 @@ class Panel(QWidget):
         sampling = QGroupBox("Sampling")
         form = QFormLayout(sampling)
         self.rows: dict[Control, tuple[QWidget, ...]] = {}
-        self._add_slider(form, Control.STEPS, "Steps", 1, 200, 1, "{:d}")
-        self._add_slider(form, Control.GUIDANCE, "Guidance", 0, 150, 0.1, "{:.1f}", prop="guidance_scale")
-        self._add_slider(form, Control.STRENGTH, "Strength", 0, 100, 0.01, "{:.2f}")
+        self._add_slider(form, Control.STEPS, "Steps", 1, "{:d}")
+        self._add_slider(form, Control.GUIDANCE, "Guidance", 0.1, "{:.1f}", prop="guidance_scale")
+        self._add_slider(form, Control.STRENGTH, "Strength", 0.01, "{:.2f}")
         self.sampler = QComboBox()
         bind_enum(self.sampler, g, "sampler", list(SamplerKind))
         form.addRow("Sampler", self.sampler)
-        self._add_slider(form, Control.ETA, "DDIM η", 0, 100, 0.01, "{:.2f}")
-        self._add_slider(form, Control.CLASS_GUIDANCE, "Class guidance", 0, 100, 0.1, "{:.1f}")
+        self._add_slider(form, Control.ETA, "DDIM η", 0.01, "{:.2f}")
+        self._add_slider(form, Control.CLASS_GUIDANCE, "Class guidance", 0.1, "{:.1f}")
         self.class_picker = QComboBox()
         self.class_picker.currentIndexChanged.connect(lambda i: setattr(g, "class_label", max(i, 0)))
         g.class_label_changed.connect(lambda i: self.class_picker.setCurrentIndex(i))
@@ -78,7 +79,7 @@ class Panel(QWidget):
         form = QFormLayout(cascade)
         seed_row = QHBoxLayout()
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(int(LIMITS["seed"].low), int(LIMITS["seed"].high))
         bind_spin(self.seed, g, "seed")
         self.seed_lock = QCheckBox("lock")
         bind_check(self.seed_lock, g, "seed_locked")
@@ -89,14 +90,14 @@ class Panel(QWidget):
             seed_row.addWidget(w)
         form.addRow("Seed", seed_row)
         self.batch = QSpinBox()
-        self.batch.setRange(1, 16)
+        self.batch.setRange(int(LIMITS["batch_size"].low), int(LIMITS["batch_size"].high))
         bind_spin(self.batch, g, "batch_size")
         form.addRow("Batch", self.batch)
         self.cascade = QCheckBox("run the super-resolution stage")
         bind_check(self.cascade, g, "cascade")
         form.addRow("Cascade", self.cascade)
         self.rows[Control.CASCADE] = (self.cascade,)
-        self._add_slider(form, Control.NOISE_AUGMENTATION, "Noise aug.", 0, 100, 0.01, "{:.2f}")
+        self._add_slider(form, Control.NOISE_AUGMENTATION, "Noise aug.", 0.01, "{:.2f}")
         layout.addWidget(cascade)
 
         layout.addWidget(self._run_box())
@@ -143,9 +144,11 @@ class Panel(QWidget):
         self.cancel.clicked.connect(self.session.cancel)
         return box
 
-    def _add_slider(self, form: QFormLayout, key: Control, label: str, low: int, high: int, scale: float, fmt: str,
+    def _add_slider(self, form: QFormLayout, key: Control, label: str, scale: float, fmt: str,
                     prop: str | None = None) -> None:
-        slider, value = _slider(low, high), QLabel()
+        """A slider over the setting's whole allowed range (core.settings.LIMITS), in steps of `scale`."""
+        limit = LIMITS[prop or key.value]
+        slider, value = _slider(round(limit.low / scale), round(limit.high / scale)), QLabel()
         value.setMinimumWidth(36)
         row = QHBoxLayout()
         row.addWidget(slider, 1)

@@ -61,7 +61,8 @@ def test_save_steps_writes_x_t_and_x0_of_every_step(tiny_cascade, tmp_path):
     ("args", "words"),
     [
         (["generate", "--model", "MISSING"], "no such file"),
-        (["generate", "--model", "CASCADE", "--steps", "0"], "steps must be between 1 and 1000"),
+        (["generate", "--model", "CASCADE", "--steps", "0"], "steps must lie in [1, 1000]"),
+        (["generate", "--model", "CASCADE", "--guidance", "1e9"], "guidance scale must lie in [0, 30]"),
         (["generate", "--model", "CASCADE", "--sampler", "euler"], "invalid choice"),
         (["generate", "--prompt", "x"], "required: --model"),
         (["generate", "--model", "CASCADE", "--eta", "lots"], "invalid float value"),

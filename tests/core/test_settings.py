@@ -15,7 +15,11 @@ def test_settings_accept_enum_values_given_as_strings():
     [
         ({"steps": 0}, "steps"),
         ({"steps": 1001}, "steps"),
-        ({"eta": -0.1}, "eta"),
+        ({"eta": -0.1}, "DDIM η"),
+        ({"guidance_scale": 1e9}, r"guidance scale must lie in \[0, 30\], got 1e\+09"),
+        ({"class_guidance": 21}, "class guidance"),
+        ({"seed": 2**31}, "seed"),
+        ({"batch_size": 17}, "batch size"),
         ({"guidance_scale": -1}, "guidance"),
         ({"batch_size": 0}, "batch size"),
         ({"strength": 1.5}, "strength"),
@@ -26,6 +30,14 @@ def test_settings_accept_enum_values_given_as_strings():
 def test_settings_refuse_out_of_range_values_with_a_message_naming_the_field(change, words):
     with pytest.raises(ValueError, match=words):
         Settings(**change)
+
+
+def test_the_limits_themselves_are_accepted():
+    from studio.core.settings import LIMITS
+
+    low = Settings(**{name: type(getattr(Settings(), name))(limit.low) for name, limit in LIMITS.items()})
+    high = Settings(**{name: type(getattr(Settings(), name))(limit.high) for name, limit in LIMITS.items()})
+    assert (low.guidance_scale, high.guidance_scale, high.steps, high.seed) == (0.0, 30.0, 1000, 2**31 - 1)
 
 
 def test_settings_round_trip_through_a_dict_and_ignore_unknown_keys():

@@ -61,7 +61,7 @@ def test_mask_painting_marks_the_mask_and_leaves_the_painting(make_window, qtbot
 def test_a_full_generate_shows_one_preview_per_step_and_fills_the_gallery(make_window, qtbot):
     window = make_window()
     g = window.session.generation
-    g.prompt, g.steps, g.sr_steps, g.seed = "red apple", 6, 3, 5
+    g.prompt, g.steps, g.sr_steps, g.seed, g.seed_locked = "red apple", 6, 3, 5, True
     _activate(window, qtbot)
     with qtbot.waitSignal(window.session.runner.finished, timeout=60_000) as blocker:
         qtbot.keyClick(window.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
@@ -216,7 +216,7 @@ def test_canvas_maps_points_to_image_pixels(make_window):
 def test_the_gallery_exports_in_a_batch_with_progress_and_never_overwrites(make_window, qtbot, tmp_path):
     window = make_window()
     g = window.session.generation
-    g.steps, g.cascade, g.batch_size, g.prompt = 2, False, 3, "red/apple"
+    g.steps, g.cascade, g.batch_size, g.prompt, g.seed_locked = 2, False, 3, "red/apple", True
     with qtbot.waitSignal(window.session.runner.finished, timeout=60_000):
         window.session.generate()
     out = tmp_path / "export"
@@ -250,7 +250,7 @@ def test_an_export_to_an_unwritable_folder_is_reported_in_the_dialog(make_window
 def test_opening_a_studio_png_restores_its_settings(make_window, qtbot, tmp_path):
     window = make_window()
     g = window.session.generation
-    g.prompt, g.steps, g.cascade, g.seed, g.guidance_scale = "yellow star", 3, False, 77, 6.5
+    g.prompt, g.steps, g.cascade, g.seed, g.seed_locked, g.guidance_scale = "yellow star", 3, False, 77, True, 6.5
     with qtbot.waitSignal(window.session.runner.finished, timeout=60_000) as blocker:
         window.session.generate()
     from studio.images.files import save_png
