@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from studio import __version__
 from studio.core.enums import SamplerKind, Thresholding
+from studio.core.paths import default_model_path
 from studio.core.settings import Settings
 
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_batch(commands) -> None:
     p = commands.add_parser("batch", help="every prompt of a file × every seed, into a folder")
     _add_common(p)
+    p.add_argument("--out", required=True, help="the folder to write into")
     p.add_argument("--prompts", required=True, help="a text file, one prompt per line (# comments)")
     p.add_argument("--seeds", default="1-4", help="e.g. 1-8 or 3,5,9")
     p.add_argument("--pattern", default="{seed}-{prompt}", help="file names: {date} {seed} {prompt} {index} …")
@@ -77,7 +79,7 @@ def _add_train(commands) -> None:
 
 def _add_eval(commands) -> None:
     p = commands.add_parser("eval", help="classification accuracy score and Fréchet distance")
-    p.add_argument("--model", required=True, help="the model or cascade to evaluate")
+    p.add_argument("--model", default=None, help="the model or cascade to evaluate (default: the shipped one)")
     p.add_argument("--classifier", required=True, help="a classifier trained on the real data")
     p.add_argument("--data", required=True, help="the real dataset (.npz)")
     p.add_argument("--per-class", type=int, default=4, help="generated images per class")
@@ -90,7 +92,8 @@ def _add_eval(commands) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser, *, default_steps: int = 30) -> None:
-    p.add_argument("--model", required=True, help="model file, cascade folder or cascade JSON")
+    p.add_argument("--model", default=None,
+                   help="model file, cascade folder or cascade JSON (default: the shipped emoji cascade)")
     p.add_argument("--prompt", default="")
     p.add_argument("--negative", default="", help="negative prompt (replaces the empty prompt in CFG)")
     p.add_argument("--steps", type=int, default=default_steps)
@@ -105,7 +108,6 @@ def _add_common(p: argparse.ArgumentParser, *, default_steps: int = 30) -> None:
     p.add_argument("--no-cascade", action="store_true", help="skip the super-resolution stage")
     p.add_argument("--sr-steps", type=int, default=20)
     p.add_argument("--noise-aug", type=float, default=0.1, help="cascade noise augmentation in [0, 1]")
-    p.add_argument("--out", default="studio.png", help="output PNG (a batch adds -1, -2, … )")
     p.add_argument("--save-steps", metavar="DIR", help="write the x_t and x̂₀ of every step here")
     p.add_argument("--sequence-format", choices=["frames", "gif", "webp", "sheet"], default="frames",
                    help="how --save-steps writes the steps")
@@ -113,14 +115,22 @@ def _add_common(p: argparse.ArgumentParser, *, default_steps: int = 30) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
 
 
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="studio.png",
+                   help="output image; .png, .jpg or .webp sets the format (a batch adds -1, -2, …)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
 def _add_generate(commands) -> None:
     p = commands.add_parser("generate", help="text → image (then the cascade, if the model has one)")
     _add_common(p)
+    _add_output(p)
 
 
 def _add_sdedit(commands) -> None:
     p = commands.add_parser("sdedit", help="strokes → image: refine a rough painting (SDEdit)")
     _add_common(p)
+    _add_output(p)
     p.add_argument("--image", required=True, help="the painting")
     p.add_argument("--strength", type=float, default=0.6, help="0 keeps the painting, 1 ignores it")
 
@@ -128,6 +138,7 @@ def _add_sdedit(commands) -> None:
 def _add_inpaint(commands) -> None:
     p = commands.add_parser("inpaint", help="regenerate the masked part of an image")
     _add_common(p)
+    _add_output(p)
     p.add_argument("--image", required=True)
     p.add_argument("--mask", required=True, help="white (or opaque) where the model should paint")
     p.add_argument("--jump", type=int, default=1, help="RePaint jump length")
@@ -137,6 +148,7 @@ def _add_inpaint(commands) -> None:
 def _add_upscale(commands) -> None:
     p = commands.add_parser("upscale", help="the super-resolution stage on any image")
     _add_common(p)
+    _add_output(p)
     p.add_argument("--image", required=True)
 
 
@@ -186,6 +198,13 @@ def _recipe_settings(path: str) -> Settings:
         raise CliError(f"{path}: {exc}") from None
 
 
+def _default_model() -> str:
+    path = default_model_path()
+    if not (path / "cascade.json").is_file():
+        raise CliError(f"no --model given and the default cascade is missing ({path}); pass --model")
+    return str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
@@ -194,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             raise CliError("no command given; see `studio --help`")
+        if getattr(args, "model", "") is None:
+            args.model = _default_model()
         from studio import commands  # torch is imported only once a command needs it
 
         return commands.dispatch(args, settings_from_args)

@@ -18,11 +18,12 @@ from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.pipeline import Pipeline
 from studio.engine.worker import JobCancelledError
-from studio.images.files import ImageFileError, load_mask, load_rgb, save_png
+from studio.images.files import ImageFileError, load_mask, load_rgb, save_image, save_png
 from studio.images.metadata import png_chunks
 from studio.images.sequences import SequenceFormat, export_sequence
 from studio.models.cascade import describe_model_path
 from studio.models.files import ModelFileError
+from studio.outputs import OutputPlan, plan_outputs
 
 USER_ERRORS = (ModelFileError, ImageFileError, ValueError)
 
@@ -44,14 +45,21 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
             from studio import training_commands
 
             return getattr(training_commands, args.command)(args)
-        job = make_job(args, settings_from_args(args))
+        settings = settings_from_args(args)
+        plan = plan_outputs(Path(args.out), settings.batch_size, args.save_steps,
+                            SequenceFormat(args.sequence_format), args.overwrite)
+        job = make_job(args, settings)
         result = run_job(job, args.device)
-        write_outputs(result, Path(args.out), args.save_steps, SequenceFormat(args.sequence_format))
+        write_outputs(result, plan)
         return 0
     except CliError:
         raise
     except USER_ERRORS as exc:
         raise CliError(" ".join(str(exc).split())) from None
+    except OSError as exc:  # a file the user named cannot be read: their problem to fix, exit 2
+        if exc.filename is None:
+            raise
+        raise CliError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
     except JobCancelledError:
         print("studio: cancelled", file=sys.stderr)
         return 130
@@ -123,32 +131,22 @@ class Progress:
             self.stream.flush()
 
 
-def output_paths(out: Path, count: int) -> list[Path]:
-    if count == 1:
-        return [out]
-    suffix = out.suffix or ".png"
-    return [out.with_name(f"{out.stem}-{i + 1}{suffix}") for i in range(count)]
-
-
-def write_outputs(result: Result, out: Path, steps_dir: str | None,
-                  sequence: SequenceFormat = SequenceFormat.FRAMES) -> None:
+def write_outputs(result: Result, plan: OutputPlan) -> None:
     chunks = png_chunks(result.recipe)
-    for path, image in zip(output_paths(out, len(result.images)), result.images, strict=True):
-        save_png(path, image, chunks)
+    for path, image in zip(plan.images, result.images, strict=True):
+        save_image(path, image, plan.image_format.value, chunks)
         print(path, file=sys.stdout)
-    if not steps_dir:
+    if plan.steps_dir is None:
         return
-    folder = Path(steps_dir)
-    if sequence is SequenceFormat.FRAMES:
+    if plan.sequence_file is None:
         for frame in result.frames:
             stem = f"{frame.stage.value}-{frame.step:03d}"
-            save_png(folder / f"{stem}-xt.png", _tile(frame.x_t_preview))
-            save_png(folder / f"{stem}-x0.png", _tile(frame.x0_preview))
-        target = folder
+            save_png(plan.steps_dir / f"{stem}-xt.png", _tile(frame.x_t_preview))
+            save_png(plan.steps_dir / f"{stem}-x0.png", _tile(frame.x0_preview))
+        target = plan.steps_dir
     else:
-        suffix = {"gif": "gif", "webp": "webp", "sheet": "png"}[sequence.value]
-        target = folder / f"{out.stem}-steps.{suffix}"
-        export_sequence([(f.x_t_preview[0], f.x0_preview[0]) for f in result.frames], target, sequence)
+        target = plan.sequence_file
+        export_sequence([(f.x_t_preview[0], f.x0_preview[0]) for f in result.frames], target, plan.sequence)
     print(f"studio: {len(result.frames)} steps written to {target}", file=sys.stderr)
 
 

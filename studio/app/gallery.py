@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from studio.core.atomic import atomic_write
 from studio.core.settings import Recipe
 from studio.images.files import ImageFileError, load_rgb, save_png
 from studio.images.metadata import RECIPE_KEY, png_chunks
@@ -75,11 +74,8 @@ class Gallery(QObject):
             self.error.emit(f"the gallery could not be saved: {exc}")
 
     def _write_index(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".json.part")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump([e.key for e in self.entries], handle)
-        os.replace(tmp, self.folder / "index.json")
+        index = json.dumps([e.key for e in self.entries]).encode("utf-8")
+        atomic_write(self.folder / "index.json", lambda handle: handle.write(index))
 
 
 def read_recipe(path: Path) -> Recipe | None:

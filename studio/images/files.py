@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, PngImagePlugin
+
+from studio.core.atomic import atomic_write
 
 
 class ImageFileError(Exception):
@@ -46,6 +47,8 @@ def load_rgb(path: str | Path) -> np.ndarray:
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     except FileNotFoundError:
         raise ImageFileError(f"{path}: no such file") from None
+    except PermissionError:
+        raise ImageFileError(f"{path}: cannot read (permission denied)") from None
     except OSError as exc:
         raise ImageFileError(f"{path}: not a readable image ({exc})") from None
 
@@ -60,6 +63,8 @@ def load_mask(path: str | Path) -> np.ndarray:
             return np.asarray(img.convert("L"), dtype=np.uint8).copy()
     except FileNotFoundError:
         raise ImageFileError(f"{path}: no such file") from None
+    except PermissionError:
+        raise ImageFileError(f"{path}: cannot read (permission denied)") from None
     except OSError as exc:
         raise ImageFileError(f"{path}: not a readable image ({exc})") from None
 
@@ -67,15 +72,9 @@ def load_mask(path: str | Path) -> np.ndarray:
 def _atomic_write(path: Path, write) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        return atomic_write(path, write)
+    except IsADirectoryError:
+        raise ImageFileError(f"{path}: cannot write (Is a directory)") from None
     except OSError as exc:
-        raise ImageFileError(f"{folder}: cannot write here ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ImageFileError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    return path
+        where = folder if not folder.is_dir() or not os.access(folder, os.W_OK) else path
+        raise ImageFileError(f"{where}: cannot write here ({exc.strerror or exc})") from None

@@ -22,6 +22,12 @@ def parameters_text(recipe: Recipe) -> str:
     ]
     if s.eta:
         fields.append(("Eta", f"{s.eta:g}"))
+    if recipe.kind.value == "strokes-to-image":
+        fields.append(("Denoising strength", f"{s.strength:g}"))
+    if s.class_guidance:
+        fields.append(("Class guidance", f"{s.class_guidance:g} (class {s.class_label})"))
+    if recipe.fork:
+        fields.append(("Fork", f"{recipe.fork[0]} step {recipe.fork[1]}"))
     lines = [s.prompt]
     if s.negative_prompt:
         lines.append(f"Negative prompt: {s.negative_prompt}")

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from studio.core.atomic import atomic_target
 from studio.core.enums import Role
 from studio.models.classifier import NoisyClassifier
 from studio.models.config import ModelCard, ModelConfig
@@ -89,14 +88,8 @@ def save_model(path: str | Path, module: nn.Module, config: ModelConfig, card: M
         "studio.card": card.to_json(),
         "studio.dtype": name,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_target(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 

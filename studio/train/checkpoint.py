@@ -7,14 +7,14 @@ checkpoint needs no RNG state and a resumed run matches an uninterrupted one exa
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from studio.core.atomic import atomic_target
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,11 +47,8 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
         "losses": json.dumps(list(ckpt.losses)),
         "elapsed": repr(float(ckpt.elapsed)),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".part", dir=path.parent)
-    os.close(fd)
-    save_file(tensors, tmp, metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_target(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
 
 
 def load_checkpoint(path: Path) -> Checkpoint:

@@ -7,13 +7,13 @@ It loads with `allow_pickle=False`: no code can hide in a dataset.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from studio.core.atomic import atomic_write
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -56,12 +56,7 @@ def save_dataset(
               "meta_source": np.array(source), "meta_licence": np.array(licence)}
     arrays |= {f"label_{k}": np.array(v, dtype=str) for k, v in (labels or {}).items()}
     arrays |= {f"extra_{k}": np.array(v, dtype=str) for k, v in (extra or {}).items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-    with os.fdopen(fd, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
 def load_dataset(path: Path, resolution: int | None = None) -> ImageDataset:
