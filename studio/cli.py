@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from studio import __version__
 from studio.core.enums import SamplerKind, Thresholding
 from studio.core.paths import default_model_path
-from studio.core.settings import Settings
+from studio.core.settings import JobKind, Settings
+from studio.images.metadata import read_recipe
 
 
 class CliError(Exception):
@@ -152,50 +153,73 @@ def _add_upscale(commands) -> None:
     p.add_argument("--image", required=True)
 
 
+# flag dest → the Settings field it sets (and how); what `--recipe-from` lets an explicit flag override
+FLAG_FIELDS: dict[str, tuple[str, object]] = {
+    "prompt": ("prompt", str), "negative": ("negative_prompt", str), "seed": ("seed", int),
+    "steps": ("steps", int), "sampler": ("sampler", SamplerKind), "eta": ("eta", float),
+    "guidance": ("guidance_scale", float), "class_label": ("class_label", int),
+    "class_guidance": ("class_guidance", float), "threshold": ("thresholding", Thresholding),
+    "batch": ("batch_size", int), "no_cascade": ("cascade", lambda v: not v), "sr_steps": ("sr_steps", int),
+    "noise_aug": ("noise_augmentation", float), "strength": ("strength", float),
+    "jump": ("repaint_jump", int), "resample": ("repaint_resample", int),
+}
+COMMAND_KINDS = {"generate": JobKind.TEXT_TO_IMAGE, "sdedit": JobKind.STROKES_TO_IMAGE,
+                 "inpaint": JobKind.INPAINT, "upscale": JobKind.UPSCALE}
+KIND_FLAGS = {JobKind.TEXT_TO_IMAGE: "", JobKind.STROKES_TO_IMAGE: " --image PAINTING",
+              JobKind.INPAINT: " --image IMAGE --mask MASK", JobKind.UPSCALE: " --image IMAGE"}
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    if getattr(args, "recipe_from", None):
-        return _recipe_settings(args.recipe_from)
+    """The settings of the flags — or of `--recipe-from`'s recipe, with the flags given explicitly on
+    top of it."""
+    values = {field: None if getattr(args, dest) is None else convert(getattr(args, dest))
+              for dest, (field, convert) in FLAG_FIELDS.items() if hasattr(args, dest)}
+    recipe = getattr(args, "recipe", None)
+    if recipe is not None:
+        values = recipe.settings.to_dict() | {k: v for k, v in values.items() if k in _explicit_fields(args)}
     try:
-        return Settings(
-            prompt=args.prompt,
-            negative_prompt=args.negative,
-            seed=args.seed,
-            steps=args.steps,
-            sampler=SamplerKind(args.sampler),
-            eta=args.eta,
-            guidance_scale=args.guidance,
-            class_label=args.class_label,
-            class_guidance=args.class_guidance,
-            thresholding=Thresholding(args.threshold),
-            batch_size=args.batch,
-            cascade=not args.no_cascade,
-            sr_steps=args.sr_steps,
-            noise_augmentation=args.noise_aug,
-            strength=getattr(args, "strength", 0.6),
-            repaint_jump=getattr(args, "jump", 1),
-            repaint_resample=getattr(args, "resample", 1),
-        )
+        return Settings.from_dict(values)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
 
-def _recipe_settings(path: str) -> Settings:
-    """The exact settings stored in a PNG written by the studio (its `studio` text chunk)."""
-    from PIL import Image
+def _explicit_fields(args: argparse.Namespace) -> set[str]:
+    return {FLAG_FIELDS[dest][0] for dest in getattr(args, "explicit", set()) if dest in FLAG_FIELDS}
 
-    from studio.core.settings import Recipe
 
+def attach_recipe(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Read `--recipe-from`, check that this command runs that kind of job, note the flags given."""
+    path = getattr(args, "recipe_from", None)
+    if not path:
+        return
     try:
-        with Image.open(path) as img:
-            text = getattr(img, "text", {}).get("studio")
+        recipe = read_recipe(path)
     except OSError as exc:
         raise CliError(f"{path}: cannot read ({exc})") from None
-    if not text:
-        raise CliError(f"{path}: has no studio recipe")
-    try:
-        return Recipe.from_json(text).settings
     except ValueError as exc:
         raise CliError(f"{path}: {exc}") from None
+    if recipe is None:
+        raise CliError(f"{path}: has no studio recipe")
+    if recipe.fork is not None:
+        raise CliError(f"{path}: forked from {recipe.fork[0]} step {recipe.fork[1]} of another run, whose x_t "
+                       f"the PNG does not hold; re-run it from the window's timeline")
+    wanted = COMMAND_KINDS.get(args.command)
+    if wanted is not None and recipe.kind is not wanted:
+        command = next(c for c, k in COMMAND_KINDS.items() if k is recipe.kind)
+        raise CliError(f"{path}: is a {recipe.kind.value} recipe; run `studio {command} --recipe-from {path}"
+                       f"{KIND_FLAGS[recipe.kind]}`")
+    args.recipe = recipe
+    args.explicit = _given_dests(parser, args.command, argv)
+
+
+def _given_dests(parser: argparse.ArgumentParser, command: str, argv: Sequence[str]) -> set[str]:
+    """The dests of the options that appear on the command line (not left at their defaults)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    given = set()
+    for action in sub._actions:
+        if any(token == opt or token.startswith(opt + "=") for opt in action.option_strings for token in argv):
+            given.add(action.dest)
+    return given
 
 
 def _default_model() -> str:
@@ -210,11 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv:
         return _open_window()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         if args.command is None:
             raise CliError("no command given; see `studio --help`")
         if getattr(args, "model", "") is None:
             args.model = _default_model()
+        attach_recipe(args, parser, argv)
         from studio import commands  # torch is imported only once a command needs it
 
         return commands.dispatch(args, settings_from_args)

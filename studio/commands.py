@@ -13,7 +13,7 @@ import numpy as np
 from studio.cli import CliError
 from studio.core.events import Event, JobStarted, Note, Result, StepEvent
 from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
-from studio.core.settings import Settings
+from studio.core.settings import Recipe, Settings
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.pipeline import Pipeline
@@ -50,6 +50,8 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
                             SequenceFormat(args.sequence_format), args.overwrite)
         job = make_job(args, settings)
         result = run_job(job, args.device)
+        for line in recipe_differences(getattr(args, "recipe", None), result.recipe):
+            print(f"studio: note: {line}", file=sys.stderr)
         write_outputs(result, plan)
         return 0
     except CliError:
@@ -66,6 +68,20 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
     except Exception as exc:  # no traceback for the user; the message says what failed
         print(f"studio: failed: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
+
+
+def recipe_differences(wanted: Recipe | None, made: Recipe) -> list[str]:
+    """What differs between the recipe asked for and the run, besides explicitly changed settings:
+    the model files and the input images, which decide the pixels as much as the settings do."""
+    if wanted is None:
+        return []
+    lines = []
+    if wanted.model_hash != made.model_hash:
+        lines.append(f"the model's files differ from the recipe's (digest {made.model_hash[:12]}, recipe "
+                     f"{wanted.model_hash[:12]}): the pixels will differ")
+    before, now = dict(wanted.inputs), dict(made.inputs)
+    lines += [f"the {role} differs from the recipe's" for role in sorted(before) if now.get(role) != before[role]]
+    return lines
 
 
 def make_job(args: argparse.Namespace, settings: Settings) -> Job:

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from studio.core.atomic import atomic_write
 from studio.core.settings import Recipe
 from studio.images.files import ImageFileError, load_rgb, save_png
-from studio.images.metadata import RECIPE_KEY, png_chunks
+from studio.images.metadata import png_chunks, read_recipe
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,12 +76,3 @@ class Gallery(QObject):
     def _write_index(self) -> None:
         index = json.dumps([e.key for e in self.entries]).encode("utf-8")
         atomic_write(self.folder / "index.json", lambda handle: handle.write(index))
-
-
-def read_recipe(path: Path) -> Recipe | None:
-    """The full recipe stored in a PNG's `studio` chunk, or None if it has none."""
-    from PIL import Image
-
-    with Image.open(path) as img:
-        text = getattr(img, "text", {}).get(RECIPE_KEY)
-    return Recipe.from_json(text) if text else None

@@ -111,7 +111,7 @@ class Recipe:
 
     kind: JobKind
     model: str  # display name of the model or cascade
-    model_hash: str  # sha256 of the base model file (first 16 hex digits are shown to users)
+    model_hash: str  # one sha256 over every file of the cascade (engine.models.CascadeModels.digest)
     settings: Settings
     width: int
     height: int

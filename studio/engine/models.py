@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,13 @@ class CascadeModels:
     base: LoadedModel | None  # None only for a lone super-resolution file (upscale only)
     sr: LoadedModel | None
     classifier: LoadedModel | None
+
+    def digest(self) -> str:
+        """One sha256 over every file of the cascade (role and file digest, in a fixed order), so a
+        recipe notices when any of them changes."""
+        parts = [f"{role}:{m.sha256}" for role, m in (("base", self.base), ("sr", self.sr),
+                                                       ("classifier", self.classifier)) if m is not None]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def load_cascade(cache: ModelCache, path: str | Path) -> CascadeModels:

@@ -204,10 +204,9 @@ def prepare_inputs(job: Job, models: CascadeModels, stages, device, notes: list[
 
 
 def make_recipe(job: Job, models: CascadeModels, images: torch.Tensor) -> Recipe:
-    main = models.base if models.base is not None and not is_upscale(job) else models.sr
     fork = None if job.fork is None else (job.fork.stage.value, job.fork.index)
     return Recipe(
-        kind=job.kind, model=models.name, model_hash=main.sha256, settings=job.settings,
+        kind=job.kind, model=models.name, model_hash=models.digest(), settings=job.settings,
         width=int(images.shape[3]), height=int(images.shape[2]), inputs=input_digests(job), fork=fork,
     )
 

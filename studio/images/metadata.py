@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from PIL import Image
+
 from studio.core.settings import Recipe
 
 PARAMETERS_KEY = "parameters"
@@ -37,3 +41,11 @@ def parameters_text(recipe: Recipe) -> str:
 
 def png_chunks(recipe: Recipe) -> dict[str, str]:
     return {PARAMETERS_KEY: parameters_text(recipe), RECIPE_KEY: recipe.to_json()}
+
+
+def read_recipe(path: str | Path) -> Recipe | None:
+    """The full recipe stored in a PNG's `studio` chunk, or None if it has none (OSError if unreadable,
+    ValueError if the chunk is not a recipe)."""
+    with Image.open(path) as img:
+        text = getattr(img, "text", {}).get(RECIPE_KEY)
+    return Recipe.from_json(text) if text else None

@@ -8,6 +8,7 @@ says what is wrong. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
@@ -188,8 +189,16 @@ def _more(names: list[str]) -> str:
 
 
 def _sha256(path: Path) -> str:
+    """The file's digest, computed once per (path, size, mtime): opening a model and running jobs on
+    it ask again and again, and hashing a large file takes seconds."""
+    stat = path.stat()
+    return _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(2**20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"{path}: not a readable image")
             return
         self.doc.load_image(image)
-        from studio.app.gallery import read_recipe
+        from studio.images.metadata import read_recipe
 
         try:
             recipe = read_recipe(Path(path))

@@ -194,7 +194,7 @@ def test_batch_size_makes_that_many_different_images(tiny_cascade):
 
 def test_classifier_guidance_changes_the_result(tiny_cascade):
     plain, _ = run(TextToImage(str(tiny_cascade), FAST.with_(cascade=False)))
-    guided, _ = run(TextToImage(str(tiny_cascade), FAST.with_(cascade=False, class_label=1, class_guidance=50.0)))
+    guided, _ = run(TextToImage(str(tiny_cascade), FAST.with_(cascade=False, class_label=1, class_guidance=20.0)))
     assert not np.array_equal(plain.images, guided.images)
     with pytest.raises(ValueError, match="out of range"):
         run(TextToImage(str(tiny_cascade), FAST.with_(class_label=7, class_guidance=1.0)))
