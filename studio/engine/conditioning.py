@@ -51,7 +51,8 @@ def conditioned_denoiser(
     aug_level: torch.Tensor | None = None,
     guidance_scale: float | None = None,
 ) -> Denoiser:
-    """Text (or class) conditioning and classifier-free guidance, then thresholding inside.
+    """Text (or class) conditioning and classifier-free guidance (thresholding comes later, outside
+    every guidance: see `thresholded_outside`).
 
     Without a text encoder, or at guidance scale 1, the network runs once per step on the batch;
     otherwise once on a doubled batch [prompt; negative prompt].
@@ -74,8 +75,14 @@ def conditioned_denoiser(
     inner = model_denoiser(
         bind_network(model, **conditioning), alphas_cumprod, diffusion.prediction, diffusion.variance
     )
-    inner = thresholded(inner, settings.thresholding)
     return classifier_free_guidance(inner, scale) if paired else inner
+
+
+def thresholded_outside(denoise: Denoiser, settings: Settings) -> Denoiser:
+    """Clip or threshold the *guided* x̂₀: the outermost wrapper, after classifier-free and classifier
+    guidance have combined, as guided-diffusion, GLIDE and diffusers do — clipping each CFG half first
+    lets the guided x̂₀ leave [−1, 1] (at s = 3, halves of ±0.9 give 4.5)."""
+    return thresholded(denoise, settings.thresholding)
 
 
 def with_classifier_guidance(

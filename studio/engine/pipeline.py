@@ -19,16 +19,16 @@ from studio.diffusion.samplers import SamplingCancelled, StepState, ddim_step, d
 from studio.diffusion.schedule import Schedule, respace
 from studio.diffusion.sdedit import initial_noise
 from studio.engine.cache import ModelCache
-from studio.engine.conditioning import conditioned_denoiser, training_schedule, with_classifier_guidance
+from studio.engine.conditioning import training_schedule
 from studio.engine.inputs import fit_image, fit_mask
 from studio.engine.models import CascadeModels, load_cascade
 from studio.engine.previews import to_uint8
 from studio.engine.stages import (
     Start,
+    base_denoiser,
     base_positions,
     base_start,
     fork_start,
-    inpaint_denoiser,
     is_upscale,
     sr_denoiser,
     sr_inputs,
@@ -116,12 +116,8 @@ class Pipeline:
     def _base(self, job: Job, models: CascadeModels, inputs: _Inputs, run: _Run) -> torch.Tensor:
         s, base = job.settings, models.base
         chain = respace(training_schedule(base), s.steps)
-        if isinstance(job, Inpaint):
-            denoise = inpaint_denoiser(base, s, inputs.image, inputs.mask, run.generator)
-        else:
-            denoise = conditioned_denoiser(base, s, s.batch_size)
+        denoise = base_denoiser(job, models, chain, inputs, run.generator)
         variance = base.config.diffusion.variance
-        denoise = with_classifier_guidance(denoise, models.classifier, s, chain, variance)
         res = base.config.resolution
         start = base_start(job, inputs.image, chain, (s.batch_size, 3, res, res), run.generator, run.device)
         x = start.x

@@ -15,7 +15,12 @@ from studio.diffusion.forward_process import randn_like
 from studio.diffusion.inpaint import mask_channels, repaint_positions, replace_known
 from studio.diffusion.schedule import Schedule
 from studio.diffusion.sdedit import initial_noise, sdedit_start, sdedit_steps
-from studio.engine.conditioning import conditioned_denoiser, training_schedule
+from studio.engine.conditioning import (
+    conditioned_denoiser,
+    thresholded_outside,
+    training_schedule,
+    with_classifier_guidance,
+)
 from studio.models.files import LoadedModel
 
 
@@ -66,6 +71,18 @@ def base_start(job: Job, image: torch.Tensor | None, chain: Schedule, shape, gen
     return Start(initial_noise(shape, generator, device), len(chain) - 1)
 
 
+def base_denoiser(job: Job, models, chain: Schedule, inputs, generator: torch.Generator) -> Denoiser:
+    """The base stage's denoiser: conditioning and CFG (and inpainting's masking) inside, classifier
+    guidance around them, thresholding of the guided x̂₀ outermost."""
+    s, base = job.settings, models.base
+    if isinstance(job, Inpaint):
+        denoise = inpaint_denoiser(base, s, inputs.image, inputs.mask, generator)
+    else:
+        denoise = conditioned_denoiser(base, s, s.batch_size)
+    denoise = with_classifier_guidance(denoise, models.classifier, s, chain, base.config.diffusion.variance)
+    return thresholded_outside(denoise, s)
+
+
 def inpaint_denoiser(model: LoadedModel, settings: Settings, known: torch.Tensor, mask: torch.Tensor,
                      generator: torch.Generator) -> Denoiser:
     """A model trained with mask channels gets them; any other model inpaints by replacement."""
@@ -89,7 +106,8 @@ def sr_inputs(job: Job, sr: LoadedModel, low_res: torch.Tensor, generator) -> tu
 def sr_denoiser(sr: LoadedModel, settings: Settings, extra: torch.Tensor, aug: torch.Tensor) -> Denoiser:
     """The SR stage follows its prompt without classifier-free guidance: the low-res image already
     fixes the content, and guidance would double the cost of the most expensive stage."""
-    return conditioned_denoiser(sr, settings, extra.shape[0], extra=extra, aug_level=aug, guidance_scale=1.0)
+    inner = conditioned_denoiser(sr, settings, extra.shape[0], extra=extra, aug_level=aug, guidance_scale=1.0)
+    return thresholded_outside(inner, settings)
 
 
 def is_upscale(job: Job) -> bool:
