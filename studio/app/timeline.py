@@ -68,4 +68,4 @@ class Timeline(QObject):
         parent = self.result.recipe.settings
         full = parent.steps if frame.stage is Stage.BASE else parent.sr_steps
         low = self.result.base_output if frame.stage is Stage.SR else None
-        return ForkPoint(frame.stage, frame.index, full, frame.x_t, low_res=low)
+        return ForkPoint(frame.stage, frame.index, full, frame.x_t, low_res=low, step=frame.step + 1)

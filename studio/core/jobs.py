@@ -22,6 +22,7 @@ class ForkPoint:
     steps: int  # length of the chain the stored run used; a fork must use the same
     x_t: np.ndarray  # float32 [B, C, H, W], exactly as the sampler held it
     low_res: np.ndarray | None = None  # float32 [B, 3, h, w]: the base image an SR-stage fork refines
+    step: int = 0  # the step number the timeline showed (1-based): what the recipe records
 
 
 @dataclass(frozen=True, eq=False)

@@ -116,7 +116,7 @@ class Recipe:
     width: int
     height: int
     inputs: tuple[tuple[str, str], ...] = ()  # (role, sha256) of input images: painting, mask, image
-    fork: tuple[str, int] | None = None  # (stage, chain position) in the parent run it forked from
+    fork: tuple[str, int] | None = None  # (stage, step number shown in the parent's timeline) it forked from
 
     def to_json(self) -> str:
         data = {

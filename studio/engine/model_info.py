@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.core.enums import ScheduleKind
+from studio.core.settings import Stage
 from studio.diffusion.schedule import make_schedule, respace
 from studio.models.cascade import describe_model_path, resolve_model_path
 from studio.models.files import ModelFileError, read_model_info
@@ -24,6 +26,8 @@ class ModelSummary:
     timesteps: int
     schedule: str
     description: str  # `studio info`'s text
+    sr_timesteps: int = 0  # the SR stage's own training schedule (0: no SR stage)
+    sr_schedule: str = ""
 
 
 def summarize(path: str | Path) -> ModelSummary:
@@ -41,13 +45,17 @@ def summarize(path: str | Path) -> ModelSummary:
         class_names=classifier.config.classifier.class_names if classifier else (),
         timesteps=main.config.diffusion.timesteps, schedule=main.config.diffusion.schedule.value,
         description=describe_model_path(path),
+        sr_timesteps=sr.config.diffusion.timesteps if sr else 0,
+        sr_schedule=sr.config.diffusion.schedule.value if sr else "",
     )
 
 
-def schedule_curve(summary: ModelSummary, steps: int) -> tuple[list[float], list[int]]:
-    """log SNR at every training timestep, and the timesteps a `steps`-step chain visits."""
-    from studio.core.enums import ScheduleKind
-
-    schedule = make_schedule(ScheduleKind(summary.schedule), summary.timesteps)
-    chain = respace(schedule, max(1, min(steps, summary.timesteps)))
+def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE) -> tuple[list[float], list[int]]:
+    """log SNR at every training timestep of the stage's model, and the timesteps a `steps`-step chain
+    visits."""
+    kind, length = summary.schedule, summary.timesteps
+    if stage is Stage.SR and summary.sr_timesteps:
+        kind, length = summary.sr_schedule, summary.sr_timesteps
+    schedule = make_schedule(ScheduleKind(kind), length)
+    chain = respace(schedule, max(1, min(steps, length)))
     return schedule.log_snr.tolist(), chain.timesteps.tolist()

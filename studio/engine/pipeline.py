@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -62,6 +62,14 @@ class _Run:
 
         return record
 
+    def show_as_last(self, stage: Stage, images: torch.Tensor) -> None:
+        """Make the stage's last frame show `images` (inpainting's composited result), so the timeline's
+        end, the x̂₀ view and an exported sequence show what the gallery holds; its x_t stays as sampled."""
+        for i in range(len(self.frames) - 1, -1, -1):
+            if self.frames[i].stage is stage:
+                self.frames[i] = replace(self.frames[i], x0_preview=to_uint8(images))
+                return
+
 
 @dataclass(frozen=True, eq=False)
 class _Inputs:
@@ -111,6 +119,7 @@ class Pipeline:
             images = self._sr(job, models, base_output, run)
         if isinstance(job, Inpaint) and Stage.SR in names:
             images = composite(images, inputs.original, inputs.original_mask)
+            run.show_as_last(Stage.SR, images)
         return images, base_output
 
     def _base(self, job: Job, models: CascadeModels, inputs: _Inputs, run: _Run) -> torch.Tensor:
@@ -128,6 +137,7 @@ class Pipeline:
             x = _sample(denoise, start, chain, s, variance, run, Stage.BASE, positions)
         if isinstance(job, Inpaint):
             x = composite(x, inputs.image, inputs.mask)
+            run.show_as_last(Stage.BASE, x)
         return x
 
     @staticmethod
@@ -200,7 +210,8 @@ def prepare_inputs(job: Job, models: CascadeModels, stages, device, notes: list[
 
 
 def make_recipe(job: Job, models: CascadeModels, images: torch.Tensor) -> Recipe:
-    fork = None if job.fork is None else (job.fork.stage.value, job.fork.index)
+    # the step number the user saw in the timeline ("base step 13 of 30"), not the chain position
+    fork = None if job.fork is None else (job.fork.stage.value, job.fork.step or job.fork.index)
     return Recipe(
         kind=job.kind, model=models.name, model_hash=models.digest(), settings=job.settings,
         width=int(images.shape[3]), height=int(images.shape[2]), inputs=input_digests(job), fork=fork,

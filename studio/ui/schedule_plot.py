@@ -14,13 +14,14 @@ class SchedulePlot(QWidget):
         self.chain: list[int] = []
         self.current_t: int | None = None
         self.start_t: int | None = None
+        self.stage = "base"
         self.setMinimumHeight(110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("log SNR = log(ᾱ/(1−ᾱ)) over t; ticks: the steps this run visits; "
                         "orange: the current step; blue: where strokes → image starts (t₀)")
 
-    def set_schedule(self, log_snr: list[float], chain: list[int]) -> None:
-        self.log_snr, self.chain = log_snr, chain
+    def set_schedule(self, log_snr: list[float], chain: list[int], stage: str = "base") -> None:
+        self.log_snr, self.chain, self.stage = log_snr, chain, stage
         self.update()
 
     def set_current(self, t: int | None) -> None:
@@ -58,7 +59,7 @@ class SchedulePlot(QWidget):
             x = point(t).x()
             painter.drawLine(QPointF(x, bottom + 2), QPointF(x, bottom + 8))
         painter.setPen(QColor(200, 200, 200))
-        label = f"t = 0 … {n - 1} · {len(self.chain)} steps"
+        label = f"{self.stage} · t = 0 … {n - 1} · {len(self.chain)} steps"
         painter.drawText(int(right - painter.fontMetrics().horizontalAdvance(label)), 14, label)
         for t, colour in ((self.start_t, QColor(90, 160, 255)), (self.current_t, QColor(255, 160, 40))):
             if t is not None and 0 <= t < n:

@@ -102,11 +102,11 @@ def test_a_fork_with_unchanged_settings_reproduces_the_run_and_a_changed_prompt_
     settings = FAST.with_(steps=8, cascade=False)  # DDIM with η = 0: deterministic after x_T
     original, _ = run(TextToImage(str(tiny_cascade), settings))
     frame = original.frames[3]
-    fork = ForkPoint(Stage.BASE, frame.index, settings.steps, frame.x_t)
+    fork = ForkPoint(Stage.BASE, frame.index, settings.steps, frame.x_t, step=frame.step + 1)
     same, events = run(TextToImage(str(tiny_cascade), settings, fork=fork))
     assert events[0].stages == ((Stage.BASE, 5),)
     assert np.array_equal(same.images, original.images)
-    assert same.recipe.fork == ("base", frame.index)
+    assert same.recipe.fork == ("base", 4)  # "base step 4 of 8", as the timeline showed it
     changed, _ = run(TextToImage(str(tiny_cascade), settings.with_(prompt="blue cat"), fork=fork))
     assert not np.array_equal(changed.images, original.images)
 
@@ -142,6 +142,20 @@ def test_inpainting_keeps_every_known_pixel_of_the_output_exactly(tiny_cascade):
             assert any(isinstance(e, Note) and "resized" in e.message for e in events)
     repaint_total = events[0].stages[0][1]
     assert repaint_total > FAST.steps  # resampling denoises some stretches more than once
+
+
+def test_the_last_frame_of_an_inpainting_run_shows_the_composited_result(tiny_cascade):
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:12, 4:12] = 255
+    for settings in (FAST, FAST.with_(cascade=False)):
+        source = image if settings.cascade else image[::2, ::2].copy()
+        known = mask if settings.cascade else mask[::2, ::2].copy()
+        result, _ = run(Inpaint(str(tiny_cascade), settings, source, known))
+        last = result.frames[-1]
+        assert np.array_equal(last.x0_preview, result.images)
+        assert np.array_equal(last.x0_preview[0][known == 0], source[known == 0])
 
 
 def test_strokes_at_strength_zero_return_the_painting(tiny_cascade):

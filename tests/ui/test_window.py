@@ -99,7 +99,8 @@ def test_fork_from_a_step_reruns_from_its_stored_x_t(make_window, qtbot):
     with qtbot.waitSignal(window.session.runner.finished, timeout=60_000) as blocker:
         window.live.fork.click()
     forked = blocker.args[0]
-    assert forked.recipe.fork == ("base", parent.frames[3].index)
+    assert forked.recipe.fork == ("base", 4)  # the timeline showed "base step 4 of 8"
+    assert parent.frames[3].step + 1 == 4
     assert len(forked.frames) == 8 - 3 and forked.recipe.settings.prompt == "blue cat"
     assert np.array_equal(forked.frames[0].x_t, parent.frames[3].x_t)
 
