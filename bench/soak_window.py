@@ -68,7 +68,7 @@ def child(runs: int, model: str | None) -> int:
     from studio.ui.canvas_document import Tool
     from studio.ui.main_window import build_window
 
-    app = QApplication(sys.argv)
+    app = QApplication(sys.argv)  # noqa: F841 - kept alive for the whole soak
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     model = model or str(tiny_cascade(work / "models"))
     settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
