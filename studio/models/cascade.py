@@ -1,7 +1,8 @@
 """Cascades: a base model with an optional super-resolution stage and classifier.
 
 A cascade is a folder holding `cascade.json` ({"name", "base", "sr"?, "classifier"?}: file names
-relative to the folder), or that JSON file itself. A single model file is a cascade of one.
+relative to the folder), or that JSON file itself. A single base or inpainting model file is a cascade
+of one; an SR stage or classifier file alone is not (it cannot make an image by itself).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from studio.models.files import ModelFileError, ModelInfo, read_model_info
 
 DESCRIPTION = "cascade.json"
 _ROLES = {"base": (Role.BASE, Role.INPAINT), "sr": (Role.SR,), "classifier": (Role.CLASSIFIER,)}
+_KEYS = ("name", *_ROLES)
+_HOW_TO_OPEN = f"its folder or {DESCRIPTION}"
 
 
 @dataclass(frozen=True)
 class Cascade:
     name: str
-    base: Path | None
+    base: Path
     sr: Path | None = None
     classifier: Path | None = None
 
@@ -37,11 +40,7 @@ def read_cascade(path: str | Path) -> Cascade:
         raise ModelFileError(description, "no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(description, f"is not a valid cascade description ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("base"), str):
-        raise ModelFileError(description, "a cascade description needs at least a \"base\" file")
-    unknown = set(data) - {"name", *_ROLES}
-    if unknown:
-        raise ModelFileError(description, f"unknown keys {sorted(unknown)}")
+    _check_description(description, data)
     files = {}
     for slot, roles in _ROLES.items():
         if data.get(slot) is None:
@@ -54,16 +53,32 @@ def read_cascade(path: str | Path) -> Cascade:
     return Cascade(name=str(data.get("name") or description.parent.name), **files)
 
 
+def _check_description(description: Path, data: object) -> None:
+    """The JSON's shape: an object with only the known keys, a base file name, optional file names."""
+    if not isinstance(data, dict):
+        raise ModelFileError(description, "a cascade description must be a JSON object")
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise ModelFileError(description, f"has unknown keys {unknown} (a cascade lists {', '.join(_KEYS)})")
+    if not isinstance(data.get("base"), str):
+        raise ModelFileError(description, "a cascade description needs at least a \"base\" file")
+    for key in _KEYS:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ModelFileError(description, f"\"{key}\" must be a string")
+
+
 def resolve_model_path(path: str | Path) -> Cascade:
-    """A model file, a cascade folder or a cascade JSON, as a Cascade (files checked)."""
+    """A base (or inpainting) model file, a cascade folder or a cascade JSON, as a Cascade (files checked).
+    A lone SR stage or classifier is refused: it only runs as part of its cascade."""
     path = Path(path)
     if path.is_dir() or path.suffix == ".json":
         return read_cascade(path)
     info = read_model_info(path)
+    # an SR stage or a classifier cannot make an image from nothing; their cascade can
     if info.config.role is Role.SR:
-        return Cascade(name=info.card.name or path.stem, base=None, sr=path)
+        raise ModelFileError(path, f"is a super-resolution stage; open the cascade ({_HOW_TO_OPEN})")
     if info.config.role is Role.CLASSIFIER:
-        raise ModelFileError(path, "is a classifier; generating needs a base model")
+        raise ModelFileError(path, f"is a classifier; open the cascade ({_HOW_TO_OPEN})")
     return Cascade(name=info.card.name or path.stem, base=path)
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import struct
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import safe_open
@@ -29,8 +32,9 @@ from studio.models.network import DiffusionNet
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-_ST_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+_ST_NAMES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}  # safetensors' dtype names
 _MAX_HEADER = 100 * 2**20
+_T = TypeVar("_T")
 
 
 class ModelFileError(Exception):
@@ -97,24 +101,12 @@ def save_model(path: str | Path, module: nn.Module, config: ModelConfig, card: M
 def read_model_info(path: str | Path) -> ModelInfo:
     """Config, card and digest of a model file, after checking its header against the config."""
     path = Path(path)
-    header, size = _read_header(path)
-    meta = header.pop("__metadata__", None)
-    if not isinstance(meta, dict):
-        raise ModelFileError(path, "has no studio metadata (not a Diffusion Studio model file)")
-    for key in ("studio.format", "studio.config", "studio.card", "studio.dtype"):
-        if key not in meta:
-            raise ModelFileError(path, f"metadata lacks {key!r}")
-    if meta["studio.format"] != str(FORMAT_VERSION):
-        raise ModelFileError(path, f"unknown format version {meta['studio.format']!r} "
-                                   f"(this studio reads version {FORMAT_VERSION})")
-    if meta["studio.dtype"] not in DTYPES:
-        raise ModelFileError(path, f"unsupported dtype {meta['studio.dtype']!r}")
-    try:
-        config = ModelConfig.from_json(meta["studio.config"])
-        card = ModelCard.from_json(meta["studio.card"])
-    except ValueError as exc:
-        raise ModelFileError(path, f"invalid config: {exc}") from None
-    _check_tensors(path, header, size, config, meta["studio.dtype"])
+    header, data_size = _read_header(path)
+    meta = _studio_metadata(path, header.pop("__metadata__", None))
+    config = _parse(path, "config", ModelConfig.from_json, meta["studio.config"])
+    card = _parse(path, "card", ModelCard.from_json, meta["studio.card"])
+    _check_card_text(path, card)
+    _check_tensors(path, header, data_size, config, meta["studio.dtype"])
     return ModelInfo(path, FORMAT_VERSION, config, card, meta["studio.dtype"], _sha256(path))
 
 
@@ -127,8 +119,8 @@ def load_model(path: str | Path, *, device: torch.device | str = "cpu",
     try:
         with safe_open(str(info.path), framework="pt", device="cpu") as f:
             state = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # safetensors raises its own error types
-        raise ModelFileError(info.path, f"cannot read tensors ({exc})") from None
+    except Exception as exc:  # safetensors' own error types; after our header checks: the file changed or is unreadable
+        raise ModelFileError(info.path, f"cannot read tensors ({_one_line(exc)})") from None
     module.load_state_dict(state, assign=True)
     module = module.to(device=device, dtype=dtype).eval()
     if torch.device(device).type != "cpu":
@@ -157,8 +149,50 @@ def _read_header(path: Path) -> tuple[dict, int]:
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelFileError(path, "has a corrupt safetensors header (not JSON)") from None
     if not isinstance(header, dict):
-        raise ModelFileError(path, "has a corrupt safetensors header")
+        raise ModelFileError(path, f"has a corrupt safetensors header (a JSON {_json_kind(header)}, not an object)")
     return header, size - 8 - length
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _studio_metadata(path: Path, meta: object) -> dict[str, str]:
+    """The header's metadata, checked: every studio key present, a string (as safetensors requires), and
+    a format version and dtype this studio reads."""
+    if not isinstance(meta, dict):
+        raise ModelFileError(path, "has no studio metadata (not a Diffusion Studio model file)")
+    for key in ("studio.format", "studio.config", "studio.card", "studio.dtype"):
+        if key not in meta:
+            raise ModelFileError(path, f"metadata lacks {key!r}")
+    for key, value in meta.items():
+        if not isinstance(value, str):
+            raise ModelFileError(path, f"metadata {key!r} is a JSON {_json_kind(value)}, not a string")
+    if meta["studio.format"] != str(FORMAT_VERSION):
+        raise ModelFileError(path, f"unknown format version {meta['studio.format']!r} "
+                                   f"(this studio reads version {FORMAT_VERSION})")
+    if meta["studio.dtype"] not in DTYPES:
+        raise ModelFileError(path, f"unsupported studio.dtype {meta['studio.dtype']!r} "
+                                   f"(this studio reads {', '.join(DTYPES)})")
+    return meta
+
+
+def _parse(path: Path, what: str, parse: Callable[[str], _T], text: str) -> _T:
+    """Parse the config or card JSON; a bad one is named as such ("invalid card: …")."""
+    try:
+        return parse(text)
+    except (ValueError, TypeError) as exc:  # TypeError: a value of the wrong JSON type met a comparison
+        raise ModelFileError(path, f"invalid {what}: {_one_line(exc)}") from None
+
+
+def _check_card_text(path: Path, card: ModelCard) -> None:
+    # every card field is shown as text (window, `studio info`); a number or list there would break it
+    for item in fields(card):
+        value = getattr(card, item.name)
+        if not isinstance(value, str):
+            raise ModelFileError(path, f"invalid card: card.{item.name} is a JSON {_json_kind(value)}, "
+                                       "not a string")
 
 
 def _check_tensors(path: Path, header: dict, data_size: int, config: ModelConfig, dtype: str) -> None:
@@ -170,18 +204,55 @@ def _check_tensors(path: Path, header: dict, data_size: int, config: ModelConfig
         raise ModelFileError(path, f"missing tensor {missing[0]!r}" + _more(missing))
     if unexpected:
         raise ModelFileError(path, f"unexpected tensor {unexpected[0]!r}" + _more(unexpected))
-    for name in sorted(expected):
-        entry = header[name]
-        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
-            raise ModelFileError(path, f"corrupt header entry for {name!r}")
-        if tuple(entry["shape"]) != expected[name]:
-            raise ModelFileError(path, f"tensor {name!r} has shape {tuple(entry['shape'])}, "
-                                       f"expected {expected[name]}")
-        if _ST_DTYPES.get(entry["dtype"]) != dtype:
-            raise ModelFileError(path, f"tensor {name!r} has dtype {entry['dtype']}, expected {dtype}")
-        end = entry["data_offsets"][1]
-        if not isinstance(end, int) or end > data_size:
+    spans = {name: _check_entry(path, name, header[name], expected[name], dtype) for name in sorted(expected)}
+    _check_layout(path, spans, data_size)
+
+
+def _check_entry(path: Path, name: str, entry: object, shape: tuple[int, ...], dtype: str) -> tuple[int, int]:
+    """One tensor's header entry against the config; returns its byte span in the data section."""
+    if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
+        raise ModelFileError(path, f"corrupt header entry for {name!r}")
+    if not _integers(entry["shape"]):
+        raise ModelFileError(path, f"corrupt header entry for {name!r} (shape is not a list of integers)")
+    if tuple(entry["shape"]) != shape:
+        raise ModelFileError(path, f"tensor {name!r} has shape {tuple(entry['shape'])}, expected {shape}")
+    if entry["dtype"] != _ST_NAMES[dtype]:
+        raise ModelFileError(path, f"tensor {name!r} has dtype {entry['dtype']}, expected {dtype}")
+    offsets = entry["data_offsets"]
+    if not (_integers(offsets) and len(offsets) == 2 and offsets[0] >= 0):
+        raise ModelFileError(path, f"corrupt header entry for {name!r} (data_offsets is not two integers ≥ 0)")
+    begin, end = offsets
+    needed = math.prod(shape) * DTYPES[dtype].itemsize
+    if end - begin != needed:
+        raise ModelFileError(path, f"tensor {name!r} has data_offsets [{begin}, {end}] ({end - begin} bytes), "
+                                   f"but shape {shape} in {dtype} needs {needed} bytes")
+    return begin, end
+
+
+def _check_layout(path: Path, spans: dict[str, tuple[int, int]], data_size: int) -> None:
+    """Tensors lie back to back from the start of the data section to the end of the file: the layout
+    safetensors writes and demands (it refuses anything else too, but only once the data is read, and
+    without saying which tensor)."""
+    position, previous = 0, None
+    for name, (begin, end) in sorted(spans.items(), key=lambda item: item[1]):
+        if begin < position:
+            raise ModelFileError(path, f"tensor {name!r} overlaps tensor {previous!r} in the data section")
+        if begin > position:
+            raise ModelFileError(path, f"has {begin - position} unused bytes before tensor {name!r} "
+                                       "in the data section")
+        if end > data_size:
             raise ModelFileError(path, f"is truncated (tensor {name!r} runs past the end of the file)")
+        position, previous = end, name
+    if position < data_size:
+        raise ModelFileError(path, f"has {data_size - position} stray bytes after its last tensor")
+
+
+def _integers(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _more(names: list[str]) -> str:
