@@ -58,19 +58,54 @@ def test_a_schedule_refuses_betas_outside_zero_one_and_mismatched_timesteps():
         Schedule(torch.tensor([0.1, 0.2], dtype=torch.float64), torch.arange(3), 3)
 
 
-def test_derived_quantities_follow_their_definitions():
-    """ᾱ_{t−1} with ᾱ_{−1} = 1; β̃_t = (1−ᾱ_{t−1})/(1−ᾱ_t)·β_t with β̃_0 = 0; the clipped log variance
-    replaces log β̃_0 by log β̃_1; log SNR = log(ᾱ/(1−ᾱ))."""
-    s = linear_schedule(1000)
-    ab, ab_prev = s.alphas_cumprod, s.alphas_cumprod_prev
+def _linear_betas(T=1000):
+    """Ho et al.'s linear betas written out in plain Python floats, independent of the code under test."""
+    return [1e-4 + i * (0.02 - 1e-4) / (T - 1) for i in range(T)]
+
+
+@pytest.mark.parametrize("schedule", [linear_schedule(1000), cosine_schedule(1000), cosine_schedule(50)],
+                         ids=["linear", "cosine", "cosine-50"])
+def test_alpha_bar_falls_strictly_from_one_towards_zero(schedule):
+    """Each step adds noise: 1 = ᾱ_{−1} > ᾱ_0 > … > ᾱ_{T−1} > 0, and log SNR falls with it."""
+    ab, ab_prev = schedule.alphas_cumprod, schedule.alphas_cumprod_prev
     assert ab_prev[0].item() == 1.0 and torch.equal(ab_prev[1:], ab[:-1])
-    assert torch.allclose(s.posterior_variance, (1 - ab_prev) / (1 - ab) * s.betas, rtol=1e-14)
-    assert s.posterior_variance[0].item() == 0.0
-    clipped = s.posterior_log_variance_clipped
-    assert clipped[0].item() == pytest.approx(math.log(s.posterior_variance[1].item()), rel=1e-12)
-    assert torch.allclose(clipped[1:], s.posterior_variance[1:].log(), rtol=1e-12)
-    assert torch.allclose(s.log_snr, (ab / (1 - ab)).log(), rtol=1e-10)
-    assert (s.log_snr.diff() < 0).all()
+    assert (ab.diff() < 0).all() and ab[0].item() < 1.0 and ab[-1].item() > 0.0
+    assert (schedule.log_snr.diff() < 0).all()
+
+
+def test_linear_alpha_bar_at_the_end_is_the_product_of_one_minus_beta_computed_independently():
+    """∏(1 − β_t) over T = 1000, β from 1e-4 to 0.02, in float64 outside torch: ≈ 4.04e-5."""
+    expected = math.prod(1.0 - beta for beta in _linear_betas())
+    assert expected == pytest.approx(4.036e-5, rel=1e-3)
+    assert linear_schedule(1000).alphas_cumprod[-1].item() == pytest.approx(expected, rel=1e-12)
+    assert linear_schedule(1000).alphas_cumprod[0].item() == pytest.approx(1 - 1e-4, rel=1e-15)
+
+
+def test_the_posterior_variance_is_the_conditional_variance_of_the_joint_gaussian():
+    """Given x_0, x_{t−1} = √ᾱ_{t−1} x_0 + √v ε₁ (v = 1 − ᾱ_{t−1}) and x_t = √α_t x_{t−1} + √β_t ε₂ are
+    jointly Gaussian; Var(x_{t−1} | x_t, x_0) is the Schur complement v − α_t v² / (α_t v + β_t). At t = 0
+    x_{t−1} is x_0 itself: no variance. It never exceeds the forward step's β_t."""
+    betas = _linear_betas()
+    alpha_bar, expected = 1.0, []
+    for beta in betas:
+        v = 1.0 - alpha_bar
+        expected.append(v - (1 - beta) * v * v / ((1 - beta) * v + beta))
+        alpha_bar *= 1.0 - beta
+    s = linear_schedule(1000)
+    got = s.posterior_variance
+    assert got[0].item() == 0.0
+    assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64), rtol=1e-9, atol=0)
+    assert (got <= s.betas).all()
+    clipped = s.posterior_log_variance_clipped  # improved-diffusion: log β̃_1 stands in for log 0 at t = 0
+    assert torch.isfinite(clipped).all() and clipped[0].item() == clipped[1].item()
+    assert torch.allclose(clipped[1:], torch.tensor(expected[1:], dtype=torch.float64).log(), rtol=1e-9)
+
+
+def test_log_snr_is_the_logit_of_alpha_bar():
+    """σ(log SNR) = ᾱ; at t = 0 of the linear schedule ᾱ = 1 − 1e-4, so log SNR = log(9999) ≈ 9.21."""
+    for schedule in (linear_schedule(1000), cosine_schedule(1000)):
+        assert torch.allclose(torch.sigmoid(schedule.log_snr), schedule.alphas_cumprod, rtol=1e-9, atol=0)
+    assert linear_schedule(1000).log_snr[0].item() == pytest.approx(math.log(9999), rel=1e-9)
 
 
 @pytest.mark.parametrize("steps", [1, 2, 10, 50, 250, 999, 1000])
