@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -14,12 +15,24 @@ from studio.images.metadata import png_chunks
 from studio.images.names import format_name
 
 
+class ExportFormat(str, Enum):
+    """The file formats a gallery export writes; the value is the file suffix and save_image's format."""
+
+    PNG = "png"
+    JPEG = "jpg"
+    WEBP = "webp"
+
+    @property
+    def label(self) -> str:
+        return {"png": "PNG (lossless, recipe in a text chunk)", "jpg": "JPEG", "webp": "WebP (lossless)"}[self.value]
+
+
 @dataclass(frozen=True)
 class ExportRequest:
     entries: tuple[GalleryEntry, ...]
     folder: Path
     pattern: str = "{seed}-{prompt}"
-    fmt: str = "png"  # png | jpg | webp
+    fmt: ExportFormat = ExportFormat.PNG
     metadata: bool = True
 
 
@@ -28,10 +41,11 @@ def target_path(request: ExportRequest, entry: GalleryEntry, index: int, taken: 
     s = entry.recipe.settings if entry.recipe else None
     stem = format_name(request.pattern, prompt=s.prompt if s else "cancelled", seed=s.seed if s else 0,
                        index=index, steps=s.steps if s else 0, sampler=s.sampler.value if s else "")
-    path, n = request.folder / f"{stem}.{request.fmt}", 1
+    suffix = request.fmt.value
+    path, n = request.folder / f"{stem}.{suffix}", 1
     while path.exists() or path in taken:
         n += 1
-        path = request.folder / f"{stem}-{n}.{request.fmt}"
+        path = request.folder / f"{stem}-{n}.{suffix}"
     return path
 
 
@@ -69,7 +83,7 @@ class GalleryExport(QObject):
         try:
             path = target_path(request, entry, self._index + 1, set(self._written))
             chunks = png_chunks(entry.recipe) if request.metadata and entry.recipe else {}
-            save_image(path, entry.image, request.fmt, chunks)
+            save_image(path, entry.image, request.fmt.value, chunks)
         except (ImageFileError, ValueError, OSError) as exc:
             self._timer.stop()
             self.running = False

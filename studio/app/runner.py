@@ -47,7 +47,7 @@ class JobRunner(QObject):
     def submit(self, job: Job) -> int:
         job_id = self._worker.submit(job)
         self.running = True
-        self.status = "starting…"
+        self.status = f"seed {job.settings.seed} · starting…"
         return job_id
 
     def cancel(self) -> None:
@@ -70,7 +70,8 @@ class JobRunner(QObject):
                            f"ETA {eta:.1f} s")
             self.step.emit(event)
         elif isinstance(event, JobFinished):
-            self._end(f"done in {event.result.seconds:.1f} s")
+            # the seed used, so a result can be made again (it changes every run unless locked)
+            self._end(f"seed {event.result.recipe.settings.seed} · done in {event.result.seconds:.1f} s")
             self.finished.emit(event.result)
         elif isinstance(event, JobCancelled):
             self._end("cancelled")

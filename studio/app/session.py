@@ -178,7 +178,6 @@ class Session(QObject):
         return Upscale(path, settings, self.canvas.painting(), fork=fork)
 
     def _on_finished(self, result: Result) -> None:
-        self.message.emit(f"seed {result.recipe.settings.seed} · done in {result.seconds:.1f} s")
         self.last_result = result
         self.timeline.set_result(result)
         for image in result.images:

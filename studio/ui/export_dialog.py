@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,15 +21,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.app.export import ExportRequest, GalleryExport
+from studio.app.export import ExportFormat, ExportRequest, GalleryExport
 from studio.app.gallery import GalleryEntry
 
 
 class ExportDialog(QDialog):
+    """Opened per export and deleted when closed; it listens to the window's one exporter only while open."""
+
+    FORMATS = tuple(ExportFormat)  # combo index → format, kept here: Qt would hand item data back as str
+
     def __init__(self, entries: list[GalleryEntry], selected: list[GalleryEntry], exporter: GalleryExport,
                  folder: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export images")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.entries, self.selected_entries, self.exporter = entries, selected, exporter
         form = QFormLayout(self)
         self.only_selected = QRadioButton(f"selected ({len(selected)})")
@@ -50,13 +56,14 @@ class ExportDialog(QDialog):
         self.pattern.setToolTip("fields: {date} {seed} {prompt} {index} {steps} {sampler}")
         form.addRow("File names", self.pattern)
         self.fmt = QComboBox()
-        self.fmt.addItems(["png", "jpg", "webp"])
+        self.fmt.addItems([f.label for f in self.FORMATS])
         form.addRow("Format", self.fmt)
         self.metadata = QCheckBox("write the prompt and recipe into each file")
         self.metadata.setChecked(True)
         form.addRow("Metadata", self.metadata)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
+        self.progress.hide()  # an empty bar before anything runs reads as a broken field
         self.status = QLabel("")
         form.addRow(self.progress)
         form.addRow(self.status)
@@ -65,19 +72,35 @@ class ExportDialog(QDialog):
         self.export.clicked.connect(self.start)
         self.buttons.rejected.connect(self._cancel)
         form.addRow(self.buttons)
-        exporter.progress_changed.connect(lambda p: self.progress.setValue(int(p * 1000)))
-        exporter.finished.connect(self._done)
-        exporter.failed.connect(lambda m: (self.status.setText(f"⚠ {m}"), self.export.setEnabled(True)))
+        self._connections = ((exporter.progress_changed, self._progress), (exporter.finished, self._done),
+                             (exporter.failed, self._failed))
+        for signal, slot in self._connections:
+            signal.connect(slot)
+
+    def done(self, result: int) -> None:
+        """Closing (by any button or the title bar) lets go of the exporter, which outlives the dialog."""
+        for signal, slot in self._connections:
+            signal.disconnect(slot)
+        self._connections = ()
+        super().done(result)
 
     def request(self) -> ExportRequest:
         entries = self.selected_entries if self.only_selected.isChecked() else self.entries
-        return ExportRequest(tuple(entries), Path(self.folder.text()), self.pattern.text(), self.fmt.currentText(),
-                             self.metadata.isChecked())
+        return ExportRequest(tuple(entries), Path(self.folder.text()), self.pattern.text(),
+                             self.FORMATS[self.fmt.currentIndex()], self.metadata.isChecked())
 
     def start(self) -> None:
         self.export.setEnabled(False)
+        self.progress.show()
         self.status.setText("exporting…")
         self.exporter.start(self.request())
+
+    def _progress(self, fraction: float) -> None:
+        self.progress.setValue(int(fraction * 1000))
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(f"⚠ {message}")
+        self.export.setEnabled(True)
 
     def _cancel(self) -> None:
         if self.exporter.running:
@@ -88,6 +111,7 @@ class ExportDialog(QDialog):
     def _done(self, summary: str) -> None:
         self.status.setText(summary)
         self.export.setEnabled(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Close")
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to", self.folder.text())

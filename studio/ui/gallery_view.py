@@ -7,8 +7,20 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from studio.app.gallery import Gallery, GalleryEntry
+from studio.core.settings import JobKind, Recipe
 from studio.images.metadata import parameters_text
 from studio.ui.canvas_document import rgb_to_qimage
+
+CAPTION_CHARS = 16  # a long prompt must not widen its thumbnail's cell
+
+
+def caption(recipe: Recipe | None) -> str:
+    """What a thumbnail says: the prompt it used (an upscale used none) and the seed, to find it again."""
+    if recipe is None:
+        return "(cancelled)"
+    s = recipe.settings
+    what = "upscale" if recipe.kind is JobKind.UPSCALE else (s.prompt[:CAPTION_CHARS] or "(no prompt)")
+    return f"{what}\nseed {s.seed}"
 
 
 class GalleryView(QWidget):
@@ -50,7 +62,7 @@ class GalleryView(QWidget):
         for entry in self.gallery.entries:
             icon = QIcon(QPixmap.fromImage(rgb_to_qimage(entry.image)).scaled(
                 72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
-            item = QListWidgetItem(icon, entry.recipe.settings.prompt[:18] if entry.recipe else "(cancelled)")
+            item = QListWidgetItem(icon, caption(entry.recipe))
             item.setToolTip(parameters_text(entry.recipe) if entry.recipe else "last x̂₀ of a cancelled run")
             item.setData(Qt.ItemDataRole.UserRole, entry)
             self.list.addItem(item)

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
+
+EXIT_NO_DISPLAY = 2  # as the CLI's usage errors: the command could not start, nothing ran
+
+
+def startup_problem() -> str | None:
+    """Why Qt could not open a window here (no display, missing X libraries), checked before Qt aborts."""
+    from PySide6.QtCore import QLibraryInfo
+
+    from studio.ui.display import display_problem
+
+    plugins = QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)
+    return display_problem(os.environ, Path(plugins) if plugins else None)
 
 
 def run() -> int:
@@ -10,6 +24,10 @@ def run() -> int:
 
     import qasync
     from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None and (problem := startup_problem()):
+        print(f"studio: error: {problem}", file=sys.stderr)
+        return EXIT_NO_DISPLAY
 
     from studio.ui.main_window import build_window
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QShortcut
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QColorDialog,
     QFileDialog,
@@ -24,10 +24,12 @@ from studio.app.export import GalleryExport
 from studio.app.generation import Mode
 from studio.app.heap import settle_startup_heap
 from studio.app.session import Session
+from studio.core.settings import Stage
 from studio.engine.forward_preview import alpha_bar_at_strength, noised_preview
 from studio.engine.model_info import schedule_curve
 from studio.images.files import ImageFileError
 from studio.images.sequences import SequenceFormat, export_sequence
+from studio.ui.actions import ShortcutsDialog, build_actions
 from studio.ui.canvas_document import CanvasDocument, Layer, Tool, rgb_to_qimage
 from studio.ui.canvas_view import CanvasView
 from studio.ui.export_dialog import ExportDialog
@@ -36,7 +38,16 @@ from studio.ui.live_view import LiveView
 from studio.ui.panel import Panel
 from studio.ui.schedule_plot import SchedulePlot
 
-SEQUENCE_FILTERS = "Animated GIF (*.gif);;Animated WebP (*.webp);;Contact sheet (*.png);;PNG frames (folder)"
+# the file dialog's filters, each with the sequence format it writes
+SEQUENCE_FILTERS: dict[str, SequenceFormat] = {
+    "Animated GIF (*.gif)": SequenceFormat.GIF,
+    "Animated WebP (*.webp)": SequenceFormat.WEBP,
+    "Contact sheet (*.png)": SequenceFormat.SHEET,
+    "PNG frames (folder)": SequenceFormat.FRAMES,
+}
+# (label, CanvasDocument attribute, slider range, slider step in attribute units, how the value reads)
+BRUSH_SLIDERS = (("Size", "brush_size", 1, 128, 1.0, "{:.0f} px"), ("Hardness", "hardness", 0, 100, 0.01, "{:.0%}"),
+                 ("Opacity", "opacity", 5, 100, 0.01, "{:.0%}"))
 
 
 class MainWindow(QMainWindow):
@@ -50,9 +61,10 @@ class MainWindow(QMainWindow):
         self.schedule = SchedulePlot()
         self.gallery = GalleryView(session.gallery)
         self.exporter = GalleryExport(self)
+        self._plot_stage = Stage.BASE
         self._build_layout()
+        self._build_actions()
         self._build_toolbar()
-        self._build_menus()
         self._wire()
         self.autosave = QTimer(self)
         self.autosave.setInterval(5000)
@@ -82,36 +94,51 @@ class MainWindow(QMainWindow):
         split.setSizes([520, 420, 340])
         self.setCentralWidget(split)
 
+    def _build_actions(self) -> None:
+        """Menus and window-wide keys, from the one table the Help dialog reads too (ui/actions.py)."""
+        s = self.session
+        slots = {
+            "open_image": self.open_image, "open_model": self.open_model, "model_card": self.show_card,
+            "export_sequence": self.export_sequence,
+            "export_gallery": lambda: self.export_gallery(self.gallery.selected_entries()),
+            "quit": self.close, "paste": self.paste_image,
+            "generate": s.generate, "cancel": s.cancel, "fork": s.fork_from_current_step,
+            "brush_smaller": lambda: self.brush_size_slider.setValue(max(1, int(self.doc.brush_size * 0.8))),
+            "brush_larger": lambda: self.brush_size_slider.setValue(int(self.doc.brush_size * 1.25) + 1),
+            "shortcuts": self.show_shortcuts,
+        }
+        slots.update({f"tool.{tool.value}": (lambda t=tool: self.set_tool(t)) for tool in Tool})
+        stack = self.doc.undo_stack
+        existing = {"undo": stack.createUndoAction(self, "Undo"), "redo": stack.createRedoAction(self, "Redo")}
+        self.actions = build_actions(self, self.menuBar(), slots, existing)
+        self.tool_actions = {tool: self.actions[f"tool.{tool.value}"] for tool in Tool}
+        self.tool_actions[Tool.BRUSH].setChecked(True)
+
     def _build_toolbar(self) -> None:
         bar = QToolBar("Tools")
         self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, bar)
-        self.tool_actions = {}
-        for tool, text, key in ((Tool.BRUSH, "Brush", "B"), (Tool.ERASER, "Eraser", "E"), (Tool.MASK, "Mask", "M"),
-                                (Tool.MASK_ERASER, "Unmask", "Shift+M"), (Tool.EYEDROPPER, "Pick", "I"),
-                                (Tool.FILL, "Fill", "G")):
-            action = QAction(text, self, checkable=True)
-            action.setShortcut(QKeySequence(key))
-            action.setToolTip(f"{text} ({key})")
-            action.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
+        for action in self.tool_actions.values():
             bar.addAction(action)
-            self.tool_actions[tool] = action
-        self.tool_actions[Tool.BRUSH].setChecked(True)
         bar.addSeparator()
         self.colour_button = QPushButton("Colour")
         self.colour_button.clicked.connect(self.choose_colour)
         bar.addWidget(self.colour_button)
-        brush_sliders = (("Size", "brush_size", 1, 128, 1.0), ("Hardness", "hardness", 0, 100, 0.01),
-                         ("Opacity", "opacity", 5, 100, 0.01))
-        for label, attr, low, high, scale in brush_sliders:
+        for label, attr, low, high, scale, fmt in BRUSH_SLIDERS:
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(low, high)
-            slider.setValue(int(getattr(self.doc, attr) / scale))
             slider.setToolTip(f"brush {label.lower()}")
             slider.setFixedWidth(70)
+            value = QLabel()
+            value.setMinimumWidth(value.fontMetrics().horizontalAdvance("100 %"))
             slider.valueChanged.connect(lambda v, a=attr, s=scale: setattr(self.doc, a, v * s))
+            slider.valueChanged.connect(lambda v, w=value, s=scale, f=fmt: w.setText(f.format(v * s)))
+            slider.setValue(round(getattr(self.doc, attr) / scale))
+            value.setText(fmt.format(slider.value() * scale))
             bar.addWidget(QLabel(label))
             bar.addWidget(slider)
+            bar.addWidget(value)
             setattr(self, f"{attr}_slider", slider)
+            setattr(self, f"{attr}_value", value)
         bar.addSeparator()
         for text, which in (("Clear paint", Layer.PAINT), ("Clear mask", Layer.MASK)):
             button = QPushButton(text)
@@ -119,38 +146,8 @@ class MainWindow(QMainWindow):
             bar.addWidget(button)
         self._show_colour()
 
-    def _build_menus(self) -> None:
-        file = self.menuBar().addMenu("&File")
-        for text, key, slot in (("Open image…", QKeySequence.StandardKey.Open, self.open_image),
-                                ("Open model file…", None, self.open_model),
-                                ("Export sequence…", None, self.export_sequence),
-                                ("Export gallery…", None, lambda: self.export_gallery(self.gallery.selected_entries())),
-                                ("Quit", QKeySequence.StandardKey.Quit, self.close)):
-            action = file.addAction(text)
-            if key is not None:
-                action.setShortcut(key)
-            action.triggered.connect(slot)
-        edit = self.menuBar().addMenu("&Edit")
-        undo = self.doc.undo_stack.createUndoAction(self, "Undo")
-        undo.setShortcut(QKeySequence("Ctrl+Z"))
-        redo = self.doc.undo_stack.createRedoAction(self, "Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
-        paste = QAction("Paste image", self)
-        paste.setShortcut(QKeySequence.StandardKey.Paste)
-        paste.triggered.connect(self.paste_image)
-        for action in (undo, redo, paste):
-            edit.addAction(action)
-            self.addAction(action)
-
     def _wire(self) -> None:
         s = self.session
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=lambda: s.generate())
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=lambda: s.generate())
-        QShortcut(QKeySequence("Escape"), self, activated=s.cancel)
-        QShortcut(QKeySequence("["), self, activated=lambda: self.brush_size_slider.setValue(
-            max(1, int(self.doc.brush_size * 0.8))))
-        QShortcut(QKeySequence("]"), self, activated=lambda: self.brush_size_slider.setValue(
-            min(128, int(self.doc.brush_size * 1.25) + 1)))
         self.panel.open_model.clicked.connect(self.open_model)
         self.panel.card.clicked.connect(self.show_card)
         self.live.export_requested.connect(self.export_sequence)
@@ -159,7 +156,7 @@ class MainWindow(QMainWindow):
         s.error.connect(self.show_error)
         s.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         s.runner.status_changed.connect(lambda m: self.statusBar().showMessage(m))
-        s.runner.step.connect(lambda e: self.schedule.set_current(e.frame.t))
+        s.runner.step.connect(lambda e: self._show_step(e.frame))
         s.timeline.index_changed.connect(self._on_timeline)
         s.model_changed.connect(lambda _: self.update_schedule())
         g = s.generation
@@ -172,6 +169,7 @@ class MainWindow(QMainWindow):
         self.gallery.to_canvas.connect(lambda e: self.doc.load_image(rgb_to_qimage(e.image), "send to canvas"))
         self.gallery.upscale.connect(self.upscale_entry)
         self.gallery.export.connect(self.export_gallery)
+        self.exporter.finished.connect(lambda m: self.statusBar().showMessage(m, 10000))
 
     # --- actions ------------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
@@ -194,14 +192,23 @@ class MainWindow(QMainWindow):
     def open_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model file", "", "Models (*.safetensors *.json)")
         if path and self.session.open_model(path):
-            self.show_card()
+            self.statusBar().showMessage(f"opened {self.session.model.name} (its card: Model card…)", 8000)
 
-    def show_card(self) -> None:
-        if self.session.model is not None:
-            box = QMessageBox(QMessageBox.Icon.Information, "Model card", self.session.model.name, parent=self)
-            box.setDetailedText(self.session.model.description)
-            box.setInformativeText(self.session.model.description.split("\n  config:")[0])
-            box.open()
+    def show_card(self) -> QMessageBox | None:
+        """The model's card, on demand (the Model card… button or menu entry)."""
+        if self.session.model is None:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Information, "Model card", self.session.model.name, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setDetailedText(self.session.model.description)
+        box.setInformativeText(self.session.model.description.split("\n  config:")[0])
+        box.open()
+        return box
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self)
+        dialog.open()
+        return dialog
 
     def open_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.webp *.bmp)")
@@ -240,7 +247,6 @@ class MainWindow(QMainWindow):
         """The batch-export dialog over the gallery (selected entries or all)."""
         dialog = ExportDialog(self.session.gallery.entries, list(selected or []), self.exporter,
                               Path.home() / "Pictures", self)
-        self.exporter.finished.connect(lambda m: self.statusBar().showMessage(m, 10000))
         dialog.open()
         return dialog
 
@@ -250,11 +256,11 @@ class MainWindow(QMainWindow):
             self.show_error("run something first: there are no steps to export")
             return
         if path is None:
-            path, chosen = QFileDialog.getSaveFileName(self, "Export sequence", "steps.gif", SEQUENCE_FILTERS)
+            path, chosen = QFileDialog.getSaveFileName(self, "Export sequence", "steps.gif",
+                                                       ";;".join(SEQUENCE_FILTERS))
             if not path:
                 return
-            fmt = {"GIF": SequenceFormat.GIF, "WebP": SequenceFormat.WEBP, "Contact": SequenceFormat.SHEET}.get(
-                chosen.split()[1] if chosen.startswith("Animated") else chosen.split()[0], SequenceFormat.FRAMES)
+            fmt = SEQUENCE_FILTERS.get(chosen, SequenceFormat.FRAMES)
         try:
             export_sequence([(f.x_t_preview[0], f.x0_preview[0]) for f in frames], Path(path), fmt)
             self.statusBar().showMessage(f"{len(frames)} steps exported to {path}", 8000)
@@ -263,15 +269,25 @@ class MainWindow(QMainWindow):
 
     def _on_timeline(self, _index: int) -> None:
         frame = self.session.timeline.current()
+        self._show_step(frame)
+
+    def _show_step(self, frame) -> None:
+        """Mark the step on the plot of its own stage's chain (the SR stage has a chain of its own)."""
+        if frame is not None and frame.stage is not self._plot_stage:
+            self.update_schedule(frame.stage)
         self.schedule.set_current(frame.t if frame else None)
 
-    def update_schedule(self) -> None:
+    def update_schedule(self, stage: Stage = Stage.BASE) -> None:
         model = self.session.model
         if model is None:
             return
-        self._curve = schedule_curve(model, self.session.generation.steps)
-        self.schedule.set_schedule(*self._curve)
-        self.update_strength_preview(show=False)
+        g = self.session.generation
+        self._plot_stage = stage
+        curve = schedule_curve(model, g.steps if stage is Stage.BASE else g.sr_steps, stage)
+        self.schedule.set_schedule(*curve, stage=stage.value)
+        if stage is Stage.BASE:
+            self._curve = curve
+            self.update_strength_preview(show=False)
 
     def update_strength_preview(self, show: bool = True) -> None:
         """While strength moves in strokes mode, show the painting noised to x_t₀ on the canvas."""

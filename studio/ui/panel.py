@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -25,6 +26,27 @@ from studio.app.session import Control, Session
 from studio.core.enums import SamplerKind
 from studio.core.settings import LIMITS
 from studio.ui.bindings import bind_check, bind_enum, bind_slider, bind_spin, bind_text
+
+
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when the panel is too narrow, instead of breaking mid-word ("(16→32" / "px)")."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # the layout sets the width
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight, max(self.width(), 1)))
 
 
 def _slider(low: int, high: int) -> QSlider:
@@ -110,15 +132,16 @@ class Panel(QWidget):
 
     def _model_box(self) -> QGroupBox:
         box = QGroupBox("Model")
-        row = QHBoxLayout(box)
-        self.model_name = QLabel("no model")
-        self.model_name.setWordWrap(True)
+        column = QVBoxLayout(box)
+        self.model_name = ElidedLabel("no model")
         self.open_model = QPushButton("Open model file…")
-        self.card = QPushButton("Card")
+        self.card = QPushButton("Model card…")
         self.card.setToolTip("what `studio info` says about this model")
-        row.addWidget(self.model_name, 1)
+        row = QHBoxLayout()
         row.addWidget(self.open_model)
         row.addWidget(self.card)
+        column.addWidget(self.model_name)
+        column.addLayout(row)
         return box
 
     def _run_box(self) -> QWidget:
@@ -159,7 +182,7 @@ class Panel(QWidget):
         self.rows[key] = (slider, value)
 
     def _show_model(self, summary) -> None:
-        self.model_name.setText(f"{summary.name}  ({summary.resolution}→{summary.output_resolution} px)")
+        self.model_name.set_full_text(f"{summary.name}  ({summary.resolution}→{summary.output_resolution} px)")
         self.model_name.setToolTip(summary.path)
         self.class_picker.clear()
         self.class_picker.addItems(list(summary.class_names))
