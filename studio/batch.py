@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.commands import recipe_differences
 from studio.core.jobs import TextToImage
 from studio.core.settings import Settings
 from studio.engine.cache import ModelCache
@@ -89,6 +90,9 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
     for n, item in enumerate(todo, 1):
         job = TextToImage(args.model, replace(settings, prompt=item.prompt, seed=item.seed, batch_size=1))
         result = pipeline.run(job, n, threading.Event(), lambda e: None)
+        if n == 1:
+            for line in recipe_differences(getattr(args, "source_recipe", None), result.recipe):
+                print(f"studio: note: {line}", file=sys.stderr)
         chunks = png_chunks(result.recipe) if not args.no_metadata else {}
         save_image(item.path, result.images[0], args.format, chunks)
         written += 1

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 
 from studio import __version__
 from studio.core.enums import SamplerKind, Thresholding
 from studio.core.paths import default_model_path
-from studio.core.settings import JobKind, Settings
+from studio.core.settings import LIMITS, JobKind, Recipe, Settings
 from studio.images.metadata import read_recipe
 
 
@@ -92,28 +93,78 @@ def _add_eval(commands) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
 
 
-def _add_common(p: argparse.ArgumentParser, *, default_steps: int = 30) -> None:
+def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None,
                    help="model file, cascade folder or cascade JSON (default: the shipped emoji cascade)")
-    p.add_argument("--prompt", default="")
-    p.add_argument("--negative", default="", help="negative prompt (replaces the empty prompt in CFG)")
-    p.add_argument("--steps", type=int, default=default_steps)
-    p.add_argument("--sampler", choices=[k.value for k in SamplerKind], default="ddim")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0 = deterministic)")
-    p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
-    p.add_argument("--class-label", type=int, default=None, help="target class of classifier guidance")
-    p.add_argument("--class-guidance", type=float, default=0.0, help="classifier guidance scale")
-    p.add_argument("--threshold", choices=[k.value for k in Thresholding], default="static")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--no-cascade", action="store_true", help="skip the super-resolution stage")
-    p.add_argument("--sr-steps", type=int, default=20)
-    p.add_argument("--noise-aug", type=float, default=0.1, help="cascade noise augmentation in [0, 1]")
+    _add_settings(p, COMMON_SETTINGS)
     p.add_argument("--save-steps", metavar="DIR", help="write the x_t and x̂₀ of every step here")
     p.add_argument("--sequence-format", choices=["frames", "gif", "webp", "sheet"], default="frames",
                    help="how --save-steps writes the steps")
-    p.add_argument("--recipe-from", metavar="IMAGE", help="take every setting from a studio PNG's recipe")
+    p.add_argument("--recipe-from", metavar="IMAGE",
+                   help="take the job kind and every setting from a studio PNG's recipe; flags given with it "
+                        "override its values")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+
+
+@dataclass(frozen=True)
+class SettingFlag:
+    """A flag that sets one field of `Settings`. Its default is left out of the namespace (SUPPRESS), so
+    only the flags the user typed are there: those go on top of `Settings()` or of a recipe's settings."""
+
+    flag: str
+    field: str
+    help: str
+    type: Callable[[str], object] | None = str
+    choices: tuple[str, ...] | None = None
+
+    def add_to(self, p: argparse.ArgumentParser) -> None:
+        if self.type is None:  # a switch that turns a setting off
+            p.add_argument(self.flag, dest=self.field, action="store_false", default=argparse.SUPPRESS,
+                           help=self.help)
+            return
+        metavar = None if self.choices else self.flag.removeprefix("--").upper().replace("-", "_")
+        p.add_argument(self.flag, dest=self.field, type=self.type, choices=self.choices, metavar=metavar,
+                       default=argparse.SUPPRESS, help=self._help())
+
+    def _help(self) -> str:
+        default = getattr(Settings(), self.field)
+        parts = [self.help] if self.help else []
+        if self.field in LIMITS:
+            limit = LIMITS[self.field]
+            parts.append(f"{_number(limit.low)} to {_number(limit.high)}")
+        if default not in (None, ""):
+            parts.append(f"default {getattr(default, 'value', default)}")
+        return "; ".join(parts)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+COMMON_SETTINGS = (
+    SettingFlag("--prompt", "prompt", "what to make"),
+    SettingFlag("--negative", "negative_prompt", "negative prompt (replaces the empty prompt in CFG)"),
+    SettingFlag("--steps", "steps", "denoising steps of the base model", int),
+    SettingFlag("--sampler", "sampler", "how each step moves", str, tuple(k.value for k in SamplerKind)),
+    SettingFlag("--eta", "eta", "DDIM η (0 = deterministic)", float),
+    SettingFlag("--guidance", "guidance_scale", "classifier-free guidance scale", float),
+    SettingFlag("--class-label", "class_label", "target class of classifier guidance", int),
+    SettingFlag("--class-guidance", "class_guidance", "classifier guidance scale", float),
+    SettingFlag("--threshold", "thresholding", "how x̂₀ is kept in range", str, tuple(k.value for k in Thresholding)),
+    SettingFlag("--seed", "seed", "", int),
+    SettingFlag("--batch", "batch_size", "images per run (--out gets -1, -2, …)", int),
+    SettingFlag("--no-cascade", "cascade", "skip the super-resolution stage", None),
+    SettingFlag("--sr-steps", "sr_steps", "denoising steps of the super-resolution stage", int),
+    SettingFlag("--noise-aug", "noise_augmentation", "cascade noise augmentation", float),
+)
+STRENGTH = SettingFlag("--strength", "strength", "0 keeps the painting, 1 ignores it", float)
+REPAINT = (SettingFlag("--jump", "repaint_jump", "RePaint jump length", int),
+           SettingFlag("--resample", "repaint_resample", "RePaint resample count (1 = replacement)", int))
+
+
+def _add_settings(p: argparse.ArgumentParser, flags: Sequence[SettingFlag]) -> None:
+    for flag in flags:
+        flag.add_to(p)
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
@@ -133,7 +184,7 @@ def _add_sdedit(commands) -> None:
     _add_common(p)
     _add_output(p)
     p.add_argument("--image", required=True, help="the painting")
-    p.add_argument("--strength", type=float, default=0.6, help="0 keeps the painting, 1 ignores it")
+    _add_settings(p, [STRENGTH])
 
 
 def _add_inpaint(commands) -> None:
@@ -142,8 +193,7 @@ def _add_inpaint(commands) -> None:
     _add_output(p)
     p.add_argument("--image", required=True)
     p.add_argument("--mask", required=True, help="white (or opaque) where the model should paint")
-    p.add_argument("--jump", type=int, default=1, help="RePaint jump length")
-    p.add_argument("--resample", type=int, default=1, help="RePaint resample count (1 = replacement)")
+    _add_settings(p, REPAINT)
 
 
 def _add_upscale(commands) -> None:
@@ -153,49 +203,34 @@ def _add_upscale(commands) -> None:
     p.add_argument("--image", required=True)
 
 
-# flag dest → the Settings field it sets (and how); what `--recipe-from` lets an explicit flag override
-FLAG_FIELDS: dict[str, tuple[str, object]] = {
-    "prompt": ("prompt", str), "negative": ("negative_prompt", str), "seed": ("seed", int),
-    "steps": ("steps", int), "sampler": ("sampler", SamplerKind), "eta": ("eta", float),
-    "guidance": ("guidance_scale", float), "class_label": ("class_label", int),
-    "class_guidance": ("class_guidance", float), "threshold": ("thresholding", Thresholding),
-    "batch": ("batch_size", int), "no_cascade": ("cascade", lambda v: not v), "sr_steps": ("sr_steps", int),
-    "noise_aug": ("noise_augmentation", float), "strength": ("strength", float),
-    "jump": ("repaint_jump", int), "resample": ("repaint_resample", int),
-}
-COMMAND_KINDS = {"generate": JobKind.TEXT_TO_IMAGE, "sdedit": JobKind.STROKES_TO_IMAGE,
-                 "inpaint": JobKind.INPAINT, "upscale": JobKind.UPSCALE}
-KIND_FLAGS = {JobKind.TEXT_TO_IMAGE: "", JobKind.STROKES_TO_IMAGE: " --image PAINTING",
-              JobKind.INPAINT: " --image IMAGE --mask MASK", JobKind.UPSCALE: " --image IMAGE"}
+# which job kind each subcommand runs, and what a recipe of that kind needs besides the recipe
+COMMAND_KINDS = {"generate": JobKind.TEXT_TO_IMAGE, "batch": JobKind.TEXT_TO_IMAGE,
+                 "sdedit": JobKind.STROKES_TO_IMAGE, "inpaint": JobKind.INPAINT, "upscale": JobKind.UPSCALE}
+KIND_COMMANDS = {JobKind.TEXT_TO_IMAGE: "generate", JobKind.STROKES_TO_IMAGE: "sdedit --image PAINTING",
+                 JobKind.INPAINT: "inpaint --image IMAGE --mask MASK", JobKind.UPSCALE: "upscale --image IMAGE"}
+SETTING_FIELDS = frozenset(f.name for f in fields(Settings))
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """The settings of the flags — or of `--recipe-from`'s recipe, with the flags given explicitly on
-    top of it."""
-    values = {field: None if getattr(args, dest) is None else convert(getattr(args, dest))
-              for dest, (field, convert) in FLAG_FIELDS.items() if hasattr(args, dest)}
-    recipe = getattr(args, "recipe", None)
-    if recipe is not None:
-        values = recipe.settings.to_dict() | {k: v for k, v in values.items() if k in _explicit_fields(args)}
+    """The flags the user gave, on top of `--recipe-from`'s settings (or of the defaults)."""
+    recipe: Recipe | None = getattr(args, "source_recipe", None)
+    given = {name: value for name, value in vars(args).items() if name in SETTING_FIELDS}
     try:
-        return Settings.from_dict(values)
+        return (recipe.settings if recipe is not None else Settings()).with_(**given)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
 
-def _explicit_fields(args: argparse.Namespace) -> set[str]:
-    return {FLAG_FIELDS[dest][0] for dest in getattr(args, "explicit", set()) if dest in FLAG_FIELDS}
-
-
-def attach_recipe(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
-    """Read `--recipe-from`, check that this command runs that kind of job, note the flags given."""
+def attach_recipe(args: argparse.Namespace) -> None:
+    """Read `--recipe-from` into `args.source_recipe`, after checking that this command runs its kind of job
+    (a strokes or inpaint recipe needs its images, which only its own command takes)."""
     path = getattr(args, "recipe_from", None)
     if not path:
         return
     try:
         recipe = read_recipe(path)
     except OSError as exc:
-        raise CliError(f"{path}: cannot read ({exc})") from None
+        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise CliError(f"{path}: {exc}") from None
     if recipe is None:
@@ -203,23 +238,10 @@ def attach_recipe(args: argparse.Namespace, parser: argparse.ArgumentParser, arg
     if recipe.fork is not None:
         raise CliError(f"{path}: forked from {recipe.fork[0]} step {recipe.fork[1]} of another run, whose x_t "
                        f"the PNG does not hold; re-run it from the window's timeline")
-    wanted = COMMAND_KINDS.get(args.command)
-    if wanted is not None and recipe.kind is not wanted:
-        command = next(c for c, k in COMMAND_KINDS.items() if k is recipe.kind)
-        raise CliError(f"{path}: is a {recipe.kind.value} recipe; run `studio {command} --recipe-from {path}"
-                       f"{KIND_FLAGS[recipe.kind]}`")
-    args.recipe = recipe
-    args.explicit = _given_dests(parser, args.command, argv)
-
-
-def _given_dests(parser: argparse.ArgumentParser, command: str, argv: Sequence[str]) -> set[str]:
-    """The dests of the options that appear on the command line (not left at their defaults)."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
-    given = set()
-    for action in sub._actions:
-        if any(token == opt or token.startswith(opt + "=") for opt in action.option_strings for token in argv):
-            given.add(action.dest)
-    return given
+    if recipe.kind is not COMMAND_KINDS[args.command]:
+        raise CliError(f"{path}: is a {recipe.kind.value} recipe; run `studio {KIND_COMMANDS[recipe.kind]} "
+                       f"--recipe-from {path}`")
+    args.source_recipe = recipe
 
 
 def _default_model() -> str:
@@ -234,13 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv:
         return _open_window()
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
         if args.command is None:
             raise CliError("no command given; see `studio --help`")
         if getattr(args, "model", "") is None:
             args.model = _default_model()
-        attach_recipe(args, parser, argv)
+        attach_recipe(args)
         from studio import commands  # torch is imported only once a command needs it
 
         return commands.dispatch(args, settings_from_args)

@@ -50,7 +50,7 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
                             SequenceFormat(args.sequence_format), args.overwrite)
         job = make_job(args, settings)
         result = run_job(job, args.device)
-        for line in recipe_differences(getattr(args, "recipe", None), result.recipe):
+        for line in recipe_differences(getattr(args, "source_recipe", None), result.recipe):
             print(f"studio: note: {line}", file=sys.stderr)
         write_outputs(result, plan)
         return 0

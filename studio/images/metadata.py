@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from studio.core.settings import Recipe
+from studio.core.settings import JobKind, Recipe
 
 PARAMETERS_KEY = "parameters"
 RECIPE_KEY = "studio"
@@ -26,7 +26,7 @@ def parameters_text(recipe: Recipe) -> str:
     ]
     if s.eta:
         fields.append(("Eta", f"{s.eta:g}"))
-    if recipe.kind.value == "strokes-to-image":
+    if recipe.kind is JobKind.STROKES_TO_IMAGE:
         fields.append(("Denoising strength", f"{s.strength:g}"))
     if s.class_guidance:
         fields.append(("Class guidance", f"{s.class_guidance:g} (class {s.class_label})"))
