@@ -27,6 +27,9 @@ class VarianceType(str, Enum):
 
 
 class SamplerKind(str, Enum):
+    """The samplers of the table in diffusion/samplers.py (`SAMPLERS`, one entry each); the value is
+    what recipes and `--sampler` say."""
+
     DDPM = "ddpm"
     DDIM = "ddim"
 
@@ -49,3 +52,9 @@ class LRSchedule(str, Enum):
 
     CONSTANT = "constant"
     COSINE = "cosine"  # half a cosine from the peak down to `lr_floor` × peak
+
+
+class Architecture(str, Enum):
+    """The network family a model file belongs to (studio.models.families); files without one are STUDIO."""
+
+    STUDIO = "studio"

@@ -13,18 +13,14 @@ itself happens inside it (as guided-diffusion's `SuperResModel` does with `low_r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from studio.core.enums import PredictionType, VarianceType
-from studio.diffusion.denoiser import Denoiser, NetworkFn, model_denoiser
+from studio.diffusion.denoiser import ConditionedNetwork, Denoiser, bind_conditioning, model_denoiser
 from studio.diffusion.forward_process import q_sample, randn_like
-
-# network(x_t, t, **conditioning) -> raw output, e.g. the SR U-Net with extra= and aug_level=.
-ConditionedNetwork = Callable[..., torch.Tensor]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,20 +86,6 @@ def sr_conditioning(
     return SRConditioning(extra=upsample(low_aug, size), aug_level=level)
 
 
-def bind_conditioning(network: ConditionedNetwork, **conditioning: torch.Tensor) -> NetworkFn:
-    """`network(x_t, t, **conditioning)` as (x_t, t) → raw output.
-
-    Each bound tensor has one row per image (or a single row). A wrapper that runs a larger batch —
-    classifier-free guidance runs [conditional; unconditional] = twice the images — gets the rows
-    repeated in the same order, so the conditioning is doubled along with x_t.
-    """
-
-    def bound(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return network(x_t, t, **{k: _rows(v, x_t.shape[0]) for k, v in conditioning.items()})
-
-    return bound
-
-
 def sr_denoiser(
     network: ConditionedNetwork,
     alphas_cumprod: torch.Tensor,
@@ -120,14 +102,3 @@ def sr_denoiser(
     level = torch.as_tensor(aug_t, device=extra.device).long().expand(extra.shape[0]).clone()
     bound = bind_conditioning(network, extra=extra, aug_level=level)
     return model_denoiser(bound, alphas_cumprod, prediction, variance)
-
-
-def _rows(tensor: torch.Tensor, n: int) -> torch.Tensor:
-    b = tensor.shape[0]
-    if b == n:
-        return tensor
-    if b == 1:
-        return tensor.expand(n, *tensor.shape[1:])
-    if n % b == 0:
-        return tensor.repeat(n // b, *([1] * (tensor.ndim - 1)))
-    raise ValueError(f"conditioning for {b} images cannot serve a batch of {n}")

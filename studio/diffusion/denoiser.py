@@ -53,6 +53,8 @@ class Denoiser(Protocol):
 
 
 NetworkFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# network(x_t, t, **conditioning) -> raw output, e.g. the SR U-Net with extra= and aug_level=.
+ConditionedNetwork = Callable[..., torch.Tensor]
 
 
 def abar_at(alphas_cumprod: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -89,3 +91,28 @@ def model_denoiser(
         return Prediction.from_eps(x_t, abar, param.eps_from_v(x_t, out, abar), var_frac=var_frac)
 
     return denoise
+
+
+def bind_conditioning(network: ConditionedNetwork, **conditioning: torch.Tensor) -> NetworkFn:
+    """`network(x_t, t, **conditioning)` as (x_t, t) → raw output.
+
+    Each bound tensor has one row per image (or a single row). A wrapper that runs a larger batch —
+    classifier-free guidance runs [conditional; unconditional] = twice the images — gets the rows
+    repeated in the same order, so the conditioning is doubled along with x_t.
+    """
+
+    def bound(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return network(x_t, t, **{k: _rows(v, x_t.shape[0]) for k, v in conditioning.items()})
+
+    return bound
+
+
+def _rows(tensor: torch.Tensor, n: int) -> torch.Tensor:
+    b = tensor.shape[0]
+    if b == n:
+        return tensor
+    if b == 1:
+        return tensor.expand(n, *tensor.shape[1:])
+    if n % b == 0:
+        return tensor.repeat(n // b, *([1] * (tensor.ndim - 1)))
+    raise ValueError(f"conditioning for {b} images cannot serve a batch of {n}")

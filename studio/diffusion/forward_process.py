@@ -57,3 +57,16 @@ def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
     device = generator.device if generator is not None else x.device
     noise = torch.randn(x.shape, generator=generator, device=device, dtype=torch.float32)
     return noise.to(device=x.device, dtype=x.dtype)
+
+
+def initial_noise(shape: tuple[int, ...], generator: torch.Generator | None,
+                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """x_T ~ N(0, I), drawn on the generator's device first so a seed means the same picture anywhere.
+
+    Every base stage that starts from pure noise (text → image, SDEdit at strength 1, inpainting)
+    calls this as its first draw of the job's generator; that is what makes strength 1 equal
+    text → image.
+    """
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    # Drawn in float32 whatever `dtype` is, so float32 and float64 runs see the same numbers.
+    return torch.randn(shape, generator=generator, device=gen_device).to(device=device, dtype=dtype)

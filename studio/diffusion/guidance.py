@@ -16,8 +16,9 @@ import torch
 
 from studio.core.enums import VarianceType
 from studio.diffusion.denoiser import Denoiser, Prediction
-from studio.diffusion.forward_process import per_sample, posterior_coefficients
+from studio.diffusion.forward_process import posterior_coefficients
 from studio.diffusion.schedule import Schedule
+from studio.diffusion.variance import step_variance
 
 # (x_t, t) -> ∇_{x_t} log p(y | x_t, t), the target labels bound inside.
 GradLogProb = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -70,21 +71,6 @@ def classifier_guidance_ddpm(
         return pred.with_x0(pred.x0 + scale * sigma2 * grad / float(c0))
 
     return guided
-
-
-def step_variance(
-    chain: Schedule, index: int, variance: VarianceType, pred: Prediction
-) -> torch.Tensor:
-    """σ_t² of a DDPM step: β̃_t, β_t, or the learned interpolation of their logs."""
-    if variance is VarianceType.POSTERIOR:
-        return per_sample(chain.posterior_variance[index], pred.x_t)
-    if variance is VarianceType.BETA:
-        return per_sample(chain.betas[index], pred.x_t)
-    if pred.var_frac is None:
-        raise ValueError("learned variance needs a model that predicts it")
-    lo = float(chain.posterior_log_variance_clipped[index])
-    hi = float(torch.log(chain.betas[index]))
-    return torch.exp(pred.var_frac * hi + (1 - pred.var_frac) * lo)
 
 
 def _grad(grad_log_prob: GradLogProb, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

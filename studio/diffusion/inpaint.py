@@ -7,8 +7,9 @@ engine's masks are binary; a soft mask blends the two regions by its value, and 
 the final image still equals the known image bit for bit.
 
 Replacement is a denoiser wrapper (`replace_known`), so any sampler inpaints. RePaint is a plan of
-chain positions (`repaint_positions`) walked by the samplers' own `run_chain`, which climbs back up
-between stretches with the forward process (`forward_jump`).
+chain positions (`repaint_positions`) walked by the samplers' own `run_chain` with any sampler's step,
+climbing back up between stretches with the forward process (`forward_jump`). `inpaint` is the whole
+task, and what the engine calls.
 """
 
 from __future__ import annotations
@@ -17,21 +18,18 @@ import math
 
 import torch
 
-from studio.core.enums import PredictionType, SamplerKind, VarianceType
-from studio.diffusion.cascade import ConditionedNetwork, bind_conditioning
-from studio.diffusion.denoiser import Denoiser, Prediction, abar_at, model_denoiser
-from studio.diffusion.forward_process import q_sample, randn_like
-from studio.diffusion.samplers import (
-    Callback,
-    CancelToken,
-    Renoise,
-    StepFn,
-    ddim_step,
-    ddpm_step,
-    run_chain,
+from studio.core.enums import PredictionType, VarianceType
+from studio.diffusion.chain import Callback, CancelToken, Renoise, Step, run_chain
+from studio.diffusion.denoiser import (
+    ConditionedNetwork,
+    Denoiser,
+    Prediction,
+    abar_at,
+    bind_conditioning,
+    model_denoiser,
 )
+from studio.diffusion.forward_process import initial_noise, q_sample, randn_like
 from studio.diffusion.schedule import Schedule
-from studio.diffusion.sdedit import initial_noise
 
 
 def replace_known(denoise: Denoiser, known: torch.Tensor, mask: torch.Tensor,
@@ -137,7 +135,7 @@ def forward_jump(chain: Schedule, generator: torch.Generator | None) -> Renoise:
 
 def repaint(
     denoise: Denoiser,
-    step: StepFn,
+    step: Step,
     x: torch.Tensor,
     chain: Schedule,
     *,
@@ -148,7 +146,7 @@ def repaint(
     callback: Callback | None = None,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
-    """Walk the RePaint plan from `start` (default: the last position) with a sampler's step function.
+    """Walk the RePaint plan from `start` (default: the last position) with a sampler's step.
 
     `denoise` should already carry the masking (`replace_known` or a mask-channel model).
     """
@@ -160,34 +158,33 @@ def repaint(
 
 def inpaint(
     denoise: Denoiser,
+    step: Step,
     known: torch.Tensor,
     mask: torch.Tensor,
     chain: Schedule,
     alphas_cumprod: torch.Tensor,
     *,
     mask_conditioned: bool = False,
-    sampler: SamplerKind = SamplerKind.DDPM,
-    eta: float = 0.0,
-    variance: VarianceType = VarianceType.POSTERIOR,
     jump_length: int = 1,
     resample_count: int = 1,
+    x: torch.Tensor | None = None,
+    start: int | None = None,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
-    """Inpaint `known` ([B, C, H, W]) under `mask` from start to finish.
+    """Inpaint `known` ([B, C, H, W]) under `mask` from start to finish, with a sampler's `step`.
 
-    x_T is `initial_noise` (the generator's first draw). A plain `denoise` is wrapped in
+    The chain is entered with `x` at position `start` (a fork), or by default with x_T =
+    `initial_noise` (the generator's first draw) at the last position. A plain `denoise` is wrapped in
     `replace_known`; with `mask_conditioned` it is taken to be a mask-channel model
-    (`mask_channel_denoiser`) and used as it is. The chain is the plain descent, or RePaint's plan
-    when resample_count > 1. The known pixels of the result equal `known` exactly.
+    (`mask_channel_denoiser`) and used as it is. The chain is the plain descent, or RePaint's plan when
+    resample_count > 1. The known pixels of the result equal `known` exactly.
     """
-    x = initial_noise(tuple(known.shape), generator, known.device, known.dtype)
+    if x is None:
+        x = initial_noise(tuple(known.shape), generator, known.device, known.dtype)
     if not mask_conditioned:
         denoise = replace_known(denoise, known, mask, alphas_cumprod, generator)
-    step: StepFn = (ddim_step(chain, eta, generator) if sampler is SamplerKind.DDIM
-                    else ddpm_step(chain, variance, generator))
-    x = repaint(denoise, step, x, chain, jump_length=jump_length, resample_count=resample_count,
+    x = repaint(denoise, step, x, chain, start=start, jump_length=jump_length, resample_count=resample_count,
                 generator=generator, callback=callback, cancel=cancel)
     return composite(x, known, mask)
-

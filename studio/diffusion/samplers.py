@@ -1,73 +1,94 @@
-"""Samplers: plain functions over a denoiser and a chain of timesteps (as k-diffusion's sampling.py).
+"""The sampler table: every sampler's step, its form of classifier guidance and its cost, by kind.
 
-Each sampler walks the chain from position `start` down to 0, calls the denoiser once per step,
-reports every step to `callback` and checks `cancel` between steps. Guidance, thresholding and
-masking arrive already folded into the denoiser. DDPM follows Ho et al. 2020; DDIM follows
+A sampler is a step builder `make_step(chain, variance, generator, options) -> Step` (the step
+receives the denoiser: see chain.py) plus an entry in `SAMPLERS`. The engine, the diffusion tasks,
+the window, the CLI and the contract tests (tests/diffusion/test_sampler_contract.py) all look a
+sampler up here; nothing else switches on `SamplerKind`. DDPM follows Ho et al. 2020; DDIM follows
 Song et al. 2021.
+
+Adding a sampler is three files: its `SamplerKind` member (core/enums.py), its step builder and
+table entry (here), and its exact one-step reference for the contract tests
+(tests/diffusion/chain_reference.py) — see docs/models.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from types import MappingProxyType
 
 import torch
 
-from studio.core.enums import VarianceType
-from studio.diffusion.denoiser import Denoiser, Prediction
+from studio.core.enums import SamplerKind, VarianceType
+from studio.diffusion.chain import (
+    Callback,
+    CancelToken,
+    Step,
+    StepOutput,
+    descending,
+    run_chain,
+    timestep_batch,
+)
+from studio.diffusion.denoiser import Denoiser
 from studio.diffusion.forward_process import posterior_coefficients, randn_like
-from studio.diffusion.guidance import step_variance
+from studio.diffusion.guidance import GradLogProb, classifier_guidance_ddim, classifier_guidance_ddpm
 from studio.diffusion.schedule import Schedule
+from studio.diffusion.variance import step_variance
 
 
-@dataclass(frozen=True, eq=False)
-class StepState:
-    """One denoising step, as reported to the callback."""
+@dataclass(frozen=True)
+class SamplerOptions:
+    """The user's sampler settings; each sampler reads those its spec names in `options`."""
 
-    step: int  # 0-based number of this step within the run
-    total: int  # number of steps in the run
-    index: int  # chain position i of x_t
-    t: int  # original timestep of x_t
-    x_t: torch.Tensor  # the input of this step
-    x0: torch.Tensor  # x̂₀ predicted from it
+    eta: float = 0.0  # DDIM's η: 0 is deterministic, 1 has the DDPM posterior's variance
 
 
-Callback = Callable[[StepState], None]
-# (prediction, chain position) -> x at the next lower chain position
-StepFn = Callable[[Prediction, int], torch.Tensor]
-# (x at chain position lo, lo, hi) -> x at the higher position hi, by the forward process
-Renoise = Callable[[torch.Tensor, int, int], torch.Tensor]
+# (chain, the model's variance type, generator, options) -> the step
+StepBuilder = Callable[[Schedule, VarianceType, "torch.Generator | None", SamplerOptions], Step]
+# (denoiser, ∇ log p(y | x_t), scale, chain, variance type) -> the guided denoiser
+GuidanceForm = Callable[[Denoiser, GradLogProb, float, Schedule, VarianceType], Denoiser]
 
 
-class CancelToken(Protocol):
-    def is_set(self) -> bool: ...
+@dataclass(frozen=True)
+class SamplerSpec:
+    """One row of the sampler table."""
 
+    kind: SamplerKind
+    label: str  # one line for the window's tooltip and the CLI's help
+    make_step: StepBuilder
+    guidance: GuidanceForm  # how classifier guidance reaches this sampler's steps
+    network_calls: int = 1  # denoiser calls per step (what a progress bar or a cost estimate counts)
+    options: tuple[str, ...] = ()  # the SamplerOptions fields it reads (the window enables only those)
+    variance: VarianceType | None = None  # σ_t² it always uses; None: the model's own variance type
 
-class SamplingCancelled(Exception):
-    """Raised between steps when the cancel token is set; carries the last x̂₀ (None before step 1)."""
+    def step(self, chain: Schedule, variance: VarianceType, generator: torch.Generator | None,
+             options: SamplerOptions) -> Step:
+        """This sampler's step on `chain`, for a model whose variance type is `variance`."""
+        return self.make_step(chain, self.variance or variance, generator, options)
 
-    def __init__(self, step: int, x0: torch.Tensor | None) -> None:
-        super().__init__(f"cancelled before step {step + 1}")
-        self.step = step
-        self.x0 = x0
+    def with_classifier_guidance(self, denoise: Denoiser, grad_log_prob: GradLogProb, scale: float,
+                                 chain: Schedule, variance: VarianceType) -> Denoiser:
+        """Classifier guidance in the form this sampler's step needs (mean shift or ε correction)."""
+        return self.guidance(denoise, grad_log_prob, scale, chain, self.variance or variance)
 
 
 def ddpm_step(
     chain: Schedule,
     variance: VarianceType = VarianceType.POSTERIOR,
     generator: torch.Generator | None = None,
-) -> StepFn:
-    """Ancestral step: x_{t−1} = μ̃(x_t, x̂₀) + σ_t z, with σ_t² ∈ {β̃_t, β_t, learned}."""
+    options: SamplerOptions = SamplerOptions(),
+) -> Step:
+    """Ancestral step: x_{t−1} = μ̃(x_t, x̂₀) + σ_t z, with σ_t² ∈ {β̃_t, β_t, learned}; one denoiser call."""
 
-    def step(pred: Prediction, i: int) -> torch.Tensor:
+    def step(denoise: Denoiser, x: torch.Tensor, i: int) -> StepOutput:
+        pred = denoise(x, timestep_batch(chain, i, x))
         c0, ct = posterior_coefficients(chain, i)
-        mean = float(c0) * pred.x0 + float(ct) * pred.x_t
+        mean = float(c0) * pred.x0 + float(ct) * pred.x_t  # μ̃ = √ᾱ_{t−1}β_t/(1−ᾱ_t) x̂₀ + √α_t(1−ᾱ_{t−1})/(1−ᾱ_t) x_t
         if i == 0:
-            return mean
+            return StepOutput(mean, pred)
         sigma = step_variance(chain, i, variance, pred).sqrt()
-        return mean + sigma * randn_like(pred.x_t, generator)
+        return StepOutput(mean + sigma * randn_like(pred.x_t, generator), pred)
 
     return step
 
@@ -78,89 +99,90 @@ def ddim_sigma(chain: Schedule, i: int, eta: float) -> float:
     return eta * math.sqrt((1 - abar_prev) / (1 - abar)) * math.sqrt(1 - abar / abar_prev)
 
 
-def ddim_step(chain: Schedule, eta: float = 0.0, generator: torch.Generator | None = None) -> StepFn:
-    """x_{t−1} = √ᾱ_{t−1} x̂₀ + √(1−ᾱ_{t−1}−σ_t²) ε̂ + σ_t z; η = 0 is deterministic."""
+def ddim_step(
+    chain: Schedule,
+    variance: VarianceType = VarianceType.POSTERIOR,
+    generator: torch.Generator | None = None,
+    options: SamplerOptions = SamplerOptions(),
+) -> Step:
+    """x_{t−1} = √ᾱ_{t−1} x̂₀ + √(1−ᾱ_{t−1}−σ_t²) ε̂ + σ_t z; η = 0 is deterministic. (σ_t comes from η,
+    not from the model's variance type.)"""
+    eta = options.eta
     if eta < 0:
         raise ValueError("DDIM eta must be non-negative")
 
-    def step(pred: Prediction, i: int) -> torch.Tensor:
+    def step(denoise: Denoiser, x: torch.Tensor, i: int) -> StepOutput:
+        pred = denoise(x, timestep_batch(chain, i, x))
         abar_prev = float(chain.alphas_cumprod_prev[i])
         sigma = ddim_sigma(chain, i, eta)
         direction = math.sqrt(max(1 - abar_prev - sigma**2, 0.0))
-        x = math.sqrt(abar_prev) * pred.x0 + direction * pred.eps
+        x_prev = math.sqrt(abar_prev) * pred.x0 + direction * pred.eps
         if sigma > 0 and i > 0:
-            x = x + sigma * randn_like(pred.x_t, generator)
-        return x
+            x_prev = x_prev + sigma * randn_like(pred.x_t, generator)
+        return StepOutput(x_prev, pred)
 
     return step
 
 
-def run_chain(
-    denoise: Denoiser,
-    step: StepFn,
-    x: torch.Tensor,
-    chain: Schedule,
-    positions: Sequence[int],
-    *,
-    callback: Callback | None = None,
-    cancel: CancelToken | None = None,
-    renoise: Renoise | None = None,
-) -> torch.Tensor:
-    """Denoise x through the given chain positions, one denoiser call each.
-
-    Each step takes x from position i to wherever `step` goes (i − 1 for samplers). Given
-    `renoise`, a next position above i − 1 is reached by climbing there with the forward process
-    (RePaint's resampling jumps).
-    """
-    last_x0: torch.Tensor | None = None
-    total = len(positions)
-    for n, i in enumerate(positions):
-        if cancel is not None and cancel.is_set():
-            raise SamplingCancelled(n, last_x0)
-        t = int(chain.timesteps[i])
-        pred = denoise(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))
-        if callback is not None:
-            callback(StepState(step=n, total=total, index=i, t=t, x_t=pred.x_t, x0=pred.x0))
-        x = step(pred, i)
-        last_x0 = pred.x0
-        following = positions[n + 1] if n + 1 < total else None
-        if renoise is not None and following is not None and following > i - 1:
-            x = renoise(x, i - 1, following)
-    return x
+def eps_correction(denoise: Denoiser, grad_log_prob: GradLogProb, scale: float, chain: Schedule,
+                   variance: VarianceType) -> Denoiser:
+    """Classifier guidance as ε̂ − s √(1−ᾱ_t) ∇ (the score form: chain and variance do not enter)."""
+    return classifier_guidance_ddim(denoise, grad_log_prob, scale)
 
 
-def sample_ddpm(
+SAMPLERS: Mapping[SamplerKind, SamplerSpec] = MappingProxyType({spec.kind: spec for spec in (
+    SamplerSpec(SamplerKind.DDPM, "DDPM: ancestral steps, σ² = β̃ (or the model's learned variance)",
+                ddpm_step, classifier_guidance_ddpm),
+    SamplerSpec(SamplerKind.DDIM, "DDIM: deterministic at η = 0, as noisy as DDPM at η = 1",
+                ddim_step, eps_correction, options=("eta",)),
+)})
+
+
+def sampler_spec(kind: SamplerKind) -> SamplerSpec:
+    try:
+        return SAMPLERS[SamplerKind(kind)]
+    except (KeyError, ValueError):
+        raise ValueError(f"no sampler {kind!r}: choose one of {', '.join(k.value for k in SAMPLERS)}") from None
+
+
+def sampler_kinds() -> tuple[SamplerKind, ...]:
+    """Every sampler in the table, in its order (the window's list and the CLI's choices)."""
+    return tuple(SAMPLERS)
+
+
+def sample(
+    kind: SamplerKind,
     denoise: Denoiser,
     x: torch.Tensor,
     chain: Schedule,
     *,
     variance: VarianceType = VarianceType.POSTERIOR,
+    options: SamplerOptions = SamplerOptions(),
     start: int | None = None,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
-    """Ancestral sampling from x at chain position `start` (default: the last) down to x₀."""
-    positions = _descending(chain, start)
-    step = ddpm_step(chain, variance, generator)
-    return run_chain(denoise, step, x, chain, positions, callback=callback, cancel=cancel)
+    """Sample with the table's sampler `kind` from x at chain position `start` (default: the last) to x₀."""
+    step = sampler_spec(kind).step(chain, variance, generator, options)
+    return run_chain(denoise, step, x, chain, descending(chain, start), callback=callback, cancel=cancel)
 
 
-def sample_ddim(
-    denoise: Denoiser,
-    x: torch.Tensor,
-    chain: Schedule,
-    *,
-    eta: float = 0.0,
-    start: int | None = None,
-    generator: torch.Generator | None = None,
-    callback: Callback | None = None,
-    cancel: CancelToken | None = None,
-) -> torch.Tensor:
-    """DDIM sampling from x at chain position `start` (default: the last) down to x₀."""
-    positions = _descending(chain, start)
-    step = ddim_step(chain, eta, generator)
-    return run_chain(denoise, step, x, chain, positions, callback=callback, cancel=cancel)
+def sample_ddpm(denoise: Denoiser, x: torch.Tensor, chain: Schedule, *,
+                variance: VarianceType = VarianceType.POSTERIOR, start: int | None = None,
+                generator: torch.Generator | None = None, callback: Callback | None = None,
+                cancel: CancelToken | None = None) -> torch.Tensor:
+    """Ancestral sampling with the model's variance type: `sample(SamplerKind.DDPM, …)`."""
+    return sample(SamplerKind.DDPM, denoise, x, chain, variance=variance, start=start, generator=generator,
+                  callback=callback, cancel=cancel)
+
+
+def sample_ddim(denoise: Denoiser, x: torch.Tensor, chain: Schedule, *, eta: float = 0.0,
+                start: int | None = None, generator: torch.Generator | None = None,
+                callback: Callback | None = None, cancel: CancelToken | None = None) -> torch.Tensor:
+    """DDIM sampling with η: `sample(SamplerKind.DDIM, …)`."""
+    return sample(SamplerKind.DDIM, denoise, x, chain, options=SamplerOptions(eta=eta), start=start,
+                  generator=generator, callback=callback, cancel=cancel)
 
 
 def invert_ddim(
@@ -174,20 +196,13 @@ def invert_ddim(
     """Run deterministic DDIM backwards: treat x₀ as x at position 0 and climb to the last position.
 
     x_{t_{i+1}} = √ᾱ_{i+1} x̂₀(x_{t_i}) + √(1−ᾱ_{i+1}) ε̂(x_{t_i}); sampling the result with η = 0
-    returns (approximately) x₀.
+    returns (approximately) x₀. Not a sampler of the table: it climbs instead of descending.
     """
     abar = chain.alphas_cumprod
-    positions = list(range(len(chain) - 1))
 
-    def climb(pred: Prediction, i: int) -> torch.Tensor:
+    def climb(denoise: Denoiser, x: torch.Tensor, i: int) -> StepOutput:
+        pred = denoise(x, timestep_batch(chain, i, x))
         a = float(abar[i + 1])
-        return math.sqrt(a) * pred.x0 + math.sqrt(1 - a) * pred.eps
+        return StepOutput(math.sqrt(a) * pred.x0 + math.sqrt(1 - a) * pred.eps, pred)
 
-    return run_chain(denoise, climb, x0, chain, positions, callback=callback, cancel=cancel)
-
-
-def _descending(chain: Schedule, start: int | None) -> list[int]:
-    start = len(chain) - 1 if start is None else start
-    if not 0 <= start < len(chain):
-        raise ValueError(f"start position {start} is outside the chain of {len(chain)} steps")
-    return list(range(start, -1, -1))
+    return run_chain(denoise, climb, x0, chain, list(range(len(chain) - 1)), callback=callback, cancel=cancel)

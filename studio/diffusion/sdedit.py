@@ -5,7 +5,8 @@ painting at chain position k − 1, x = √ᾱ_{k−1} x_paint + √(1−ᾱ_{k�
 Strength 0 returns the painting untouched (no denoiser call); strength 1 starts from pure noise x_T
 drawn by `initial_noise`, exactly as text → image does, so both give the same pixels for one seed.
 
-The engine uses `sdedit_start` and calls its sampler with `start=`; `sdedit` does the whole run.
+`sdedit` does the whole run and is what the engine calls; `sdedit_steps` is also what the window's
+strength preview calls, so the preview's t₀ is the run's.
 """
 
 from __future__ import annotations
@@ -14,24 +15,10 @@ import math
 
 import torch
 
-from studio.core.enums import SamplerKind, VarianceType
+from studio.diffusion.chain import Callback, CancelToken, Step, descending, run_chain
 from studio.diffusion.denoiser import Denoiser
-from studio.diffusion.forward_process import q_sample, randn_like
-from studio.diffusion.samplers import Callback, CancelToken, sample_ddim, sample_ddpm
+from studio.diffusion.forward_process import initial_noise, q_sample, randn_like
 from studio.diffusion.schedule import Schedule
-
-
-def initial_noise(shape: tuple[int, ...], generator: torch.Generator | None,
-                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """x_T ~ N(0, I), drawn on the generator's device first so a seed means the same picture anywhere.
-
-    Every job that starts from pure noise (text → image, SDEdit at strength 1, inpainting, the SR
-    stage) calls this as its first draw of the job's generator; that is what makes strength 1 equal
-    text → image.
-    """
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    # Drawn in float32 whatever `dtype` is, so float32 and float64 runs see the same numbers.
-    return torch.randn(shape, generator=generator, device=gen_device).to(device=device, dtype=dtype)
 
 
 def sdedit_steps(num_positions: int, strength: float) -> int:
@@ -65,26 +52,20 @@ def sdedit_start(painting: torch.Tensor, chain: Schedule, strength: float,
 
 def sdedit(
     denoise: Denoiser,
+    step: Step,
     painting: torch.Tensor,
     chain: Schedule,
     strength: float,
     *,
-    sampler: SamplerKind = SamplerKind.DDIM,
-    eta: float = 0.0,
-    variance: VarianceType = VarianceType.POSTERIOR,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
-    """SDEdit from start to finish: `sdedit_start`, then DDPM or DDIM from that chain position.
+    """SDEdit from start to finish: `sdedit_start`, then a sampler's `step` from that chain position.
 
     The callback sees round(strength·K) steps, numbered 0 … k−1 with total k.
     """
     x, position = sdedit_start(painting, chain, strength, generator)
     if position < 0:
         return painting
-    if sampler is SamplerKind.DDPM:
-        return sample_ddpm(denoise, x, chain, variance=variance, start=position, generator=generator,
-                           callback=callback, cancel=cancel)
-    return sample_ddim(denoise, x, chain, eta=eta, start=position, generator=generator,
-                       callback=callback, cancel=cancel)
+    return run_chain(denoise, step, x, chain, descending(chain, position), callback=callback, cancel=cancel)

@@ -12,14 +12,10 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from studio.core.enums import SamplerKind
 from studio.core.settings import Settings
 from studio.diffusion.denoiser import Denoiser, NetworkFn, model_denoiser
-from studio.diffusion.guidance import (
-    classifier_free_guidance,
-    classifier_guidance_ddim,
-    classifier_guidance_ddpm,
-)
+from studio.diffusion.guidance import classifier_free_guidance
+from studio.diffusion.samplers import sampler_spec
 from studio.diffusion.schedule import Schedule, make_schedule
 from studio.diffusion.thresholding import thresholded
 from studio.models.files import LoadedModel
@@ -96,9 +92,8 @@ def with_classifier_guidance(
     if classifier is None or settings.class_guidance <= 0 or settings.class_label is None:
         return denoise
     grad = log_prob_gradient(classifier, settings.class_label)
-    if settings.sampler is SamplerKind.DDIM:
-        return classifier_guidance_ddim(denoise, grad, settings.class_guidance)
-    return classifier_guidance_ddpm(denoise, grad, settings.class_guidance, chain, variance)
+    return sampler_spec(settings.sampler).with_classifier_guidance(denoise, grad, settings.class_guidance, chain,
+                                                                   variance)
 
 
 def log_prob_gradient(classifier: LoadedModel, label: int) -> Callable:

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from studio.core.enums import SamplerKind
 from studio.core.events import Frame, JobStarted, Note, Result, StepEvent
 from studio.core.jobs import Inpaint, Job, StrokesToImage, Upscale
 from studio.core.settings import Recipe, Settings, Stage
+from studio.diffusion.chain import SamplingCancelled, StepState, run_chain
+from studio.diffusion.forward_process import initial_noise
 from studio.diffusion.inpaint import composite, forward_jump, repaint_positions
-from studio.diffusion.samplers import SamplingCancelled, StepState, ddim_step, ddpm_step, run_chain
+from studio.diffusion.samplers import SamplerOptions, sampler_spec
 from studio.diffusion.schedule import Schedule, respace
-from studio.diffusion.sdedit import initial_noise
 from studio.engine.cache import ModelCache
 from studio.engine.conditioning import training_schedule
 from studio.engine.inputs import fit_image, fit_mask
@@ -163,10 +163,7 @@ class Pipeline:
 def _sample(denoise, start: Start, chain: Schedule, s: Settings, variance, run: _Run, stage: Stage,
             positions: list[int] | None = None):
     """One stage's sampler run, over the descending chain or a RePaint plan of positions."""
-    if s.sampler is SamplerKind.DDIM:
-        step = ddim_step(chain, s.eta, run.generator)
-    else:
-        step = ddpm_step(chain, variance, run.generator)
+    step = sampler_spec(s.sampler).step(chain, variance, run.generator, SamplerOptions(eta=s.eta))
     positions = positions or list(range(start.position, -1, -1))
     return run_chain(denoise, step, start.x, chain, positions, callback=run.recorder(stage), cancel=run.cancel,
                      renoise=forward_jump(chain, run.generator))

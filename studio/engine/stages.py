@@ -11,10 +11,10 @@ from studio.core.jobs import Inpaint, Job, StrokesToImage, Upscale
 from studio.core.settings import Settings, Stage
 from studio.diffusion.cascade import aug_timestep, augment_low_res, upsample
 from studio.diffusion.denoiser import Denoiser
-from studio.diffusion.forward_process import randn_like
+from studio.diffusion.forward_process import initial_noise, randn_like
 from studio.diffusion.inpaint import mask_channels, repaint_positions, replace_known
 from studio.diffusion.schedule import Schedule
-from studio.diffusion.sdedit import initial_noise, sdedit_start, sdedit_steps
+from studio.diffusion.sdedit import sdedit_start, sdedit_steps
 from studio.engine.conditioning import (
     conditioned_denoiser,
     thresholded_outside,

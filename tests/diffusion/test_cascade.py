@@ -16,10 +16,10 @@ from studio.diffusion.cascade import (
     sr_denoiser,
     upsample,
 )
+from studio.diffusion.forward_process import initial_noise
 from studio.diffusion.guidance import classifier_free_guidance
 from studio.diffusion.samplers import sample_ddim
 from studio.diffusion.schedule import cosine_schedule, respace
-from studio.diffusion.sdedit import initial_noise
 
 ABAR = cosine_schedule().alphas_cumprod
 

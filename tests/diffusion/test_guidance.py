@@ -11,14 +11,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from studio.core.enums import VarianceType
+from studio.core.enums import SamplerKind, VarianceType
 from studio.diffusion.denoiser import Prediction, abar_at
 from studio.diffusion.guidance import (
     classifier_free_guidance,
     classifier_guidance_ddim,
     classifier_guidance_ddpm,
 )
-from studio.diffusion.samplers import sample_ddim, sample_ddpm
+from studio.diffusion.samplers import sample, sample_ddim, sample_ddpm, sampler_spec
 from studio.diffusion.schedule import linear_schedule, respace
 from tests.diffusion.chain_reference import chain_moments
 from tests.diffusion.oracles import (
@@ -121,7 +121,7 @@ def test_cfg_sampling_at_scale_one_draws_the_class_and_at_zero_the_whole_mixture
     calls: list[int] = []
     conditional = sample_ddim(classifier_free_guidance(_paired(MIX, 1, calls), 1.0), x_T, chain)
     assert calls == [2 * n] * 50
-    mean, cov = chain_moments(MIX.components[1], chain.alphas_cumprod.tolist(), "ddim")
+    mean, cov = chain_moments(MIX.components[1], chain.alphas_cumprod.tolist(), sampler_spec(SamplerKind.DDIM))
     assert_moments_match(conditional, mean, cov, z=4.5)
     unguided = sample_ddim(classifier_free_guidance(_paired(MIX, 1, []), 0.0), x_T, chain)
     weight = float((MIX.nearest(flat(unguided)) == 1).to(F64).mean())
@@ -197,20 +197,30 @@ def test_classifier_guidance_ddpm_form_shifts_the_step_mean_by_s_sigma_grad(vari
 WEIGHT_N = 8000
 
 
-def _weight_of_class_one(kind: str, scale: float, steps: int) -> float:
+def _weight_of_class_one(kind: SamplerKind, scale: float, steps: int) -> float:
+    """Share of class-1 samples with the sampler's own form of classifier guidance (DDIM: ε correction;
+    DDPM: mean shift)."""
     chain = respace(SCHEDULE, steps)
     x_T = image(torch.randn(WEIGHT_N, 1, dtype=F64, generator=torch.Generator().manual_seed(7)))
-    base, grad = denoiser(OVERLAP.eps, AB), classifier(OVERLAP, 1, AB)
-    if kind == "ddim":
-        out = sample_ddim(classifier_guidance_ddim(base, grad, scale), x_T, chain)
-    else:
-        guided = classifier_guidance_ddpm(base, grad, scale, chain)
-        out = sample_ddpm(guided, x_T, chain, generator=torch.Generator().manual_seed(8))
+    guided = sampler_spec(kind).with_classifier_guidance(denoiser(OVERLAP.eps, AB), classifier(OVERLAP, 1, AB),
+                                                         scale, chain, VarianceType.POSTERIOR)
+    out = sample(kind, guided, x_T, chain, generator=torch.Generator().manual_seed(8))
     return float((OVERLAP.nearest(flat(out)) == 1).to(F64).mean())
 
 
-@pytest.mark.parametrize(("kind", "steps"), [("ddim", 100), ("ddpm", 250)])
-def test_classifier_guidance_moves_mode_weight_toward_the_class_as_theory_says(kind, steps):
+def _exact_ddim_share(steps: int) -> float:
+    """P(x > 0) under the exact DDIM chain of the class-1 Gaussian N(1, 0.8²): Φ(m/√v)."""
+    mean, var = chain_moments(OVERLAP.components[1], respace(SCHEDULE, steps).alphas_cumprod.tolist(),
+                              sampler_spec(SamplerKind.DDIM))
+    return _phi(float(mean[0] / var[0, 0].sqrt()))
+
+
+@pytest.mark.parametrize(("kind", "steps", "target_at_one", "tolerance_at_one"), [
+    (SamplerKind.DDIM, 100, _exact_ddim_share(100), 4 * math.sqrt(0.898 * 0.102 / WEIGHT_N)),
+    (SamplerKind.DDPM, 250, _phi(1.25), 0.03),
+], ids=["ddim", "ddpm"])
+def test_classifier_guidance_moves_mode_weight_toward_the_class_as_theory_says(kind, steps, target_at_one,
+                                                                              tolerance_at_one):
     """Overlapping modes N(∓1, 0.8²), weights 0.7 / 0.3, guided toward the minority class y = 1; samples
     counted as class 1 when x > 0 (nearest mean). N = 8000, SE ≤ 0.0056.
 
@@ -224,16 +234,9 @@ def test_classifier_guidance_moves_mode_weight_toward_the_class_as_theory_says(k
     """
     weights = [_weight_of_class_one(kind, s, steps) for s in (0.0, 1.0, 3.0)]
     assert weights[0] < weights[1] < weights[2], weights
-    se = lambda p: math.sqrt(p * (1 - p) / WEIGHT_N)  # noqa: E731
     p_uncond = 0.7 * (1 - _phi(1.25)) + 0.3 * _phi(1.25)
-    assert abs(weights[0] - p_uncond) < 4 * se(p_uncond), weights
-    if kind == "ddim":
-        mean, var = chain_moments(OVERLAP.components[1], respace(SCHEDULE, steps).alphas_cumprod.tolist(), "ddim")
-        p_cond = _phi(float(mean[0] / var[0, 0].sqrt()))
-        assert abs(p_cond - 0.898) < 0.001
-        assert abs(weights[1] - p_cond) < 4 * se(p_cond), weights
-    else:
-        assert abs(weights[1] - _phi(1.25)) < 0.03, weights
+    assert abs(weights[0] - p_uncond) < 4 * math.sqrt(p_uncond * (1 - p_uncond) / WEIGHT_N), weights
+    assert abs(weights[1] - target_at_one) < tolerance_at_one, (weights, target_at_one)
     assert weights[2] > 0.99, weights
 
 

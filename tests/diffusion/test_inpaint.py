@@ -10,7 +10,8 @@ from functools import cache
 import pytest
 import torch
 
-from studio.core.enums import PredictionType, SamplerKind
+from studio.core.enums import PredictionType, SamplerKind, VarianceType
+from studio.diffusion.chain import SamplingCancelled, StepState
 from studio.diffusion.denoiser import Prediction, abar_at, model_denoiser
 from studio.diffusion.guidance import classifier_free_guidance
 from studio.diffusion.inpaint import (
@@ -22,7 +23,7 @@ from studio.diffusion.inpaint import (
     repaint_positions,
     replace_known,
 )
-from studio.diffusion.samplers import SamplingCancelled, StepState
+from studio.diffusion.samplers import SamplerOptions, ddpm_step, sampler_kinds, sampler_spec
 from studio.diffusion.schedule import cosine_schedule, respace
 from tests.diffusion.gaussian_oracle_tasks import (
     ExactDenoiser,
@@ -46,9 +47,10 @@ MASK = image(torch.tensor([[0.0, 1.0, 0.0, 1.0]], dtype=torch.float64))  # 1 = r
 @cache
 def inpainted(steps: int, jump: int, resample: int, n: int = 8000, seed: int = 0,
               sampler: SamplerKind = SamplerKind.DDPM) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return inpaint(ExactDenoiser(DATA, ABAR), KNOWN_IMAGE.expand(n, -1, -1, -1), MASK, respace(SCHEDULE, steps),
-                   ABAR, sampler=sampler, jump_length=jump, resample_count=resample, generator=g)
+    g, chain = torch.Generator().manual_seed(seed), respace(SCHEDULE, steps)
+    step = sampler_spec(sampler).step(chain, VarianceType.POSTERIOR, g, SamplerOptions())
+    return inpaint(ExactDenoiser(DATA, ABAR), step, KNOWN_IMAGE.expand(n, -1, -1, -1), MASK, chain, ABAR,
+                   jump_length=jump, resample_count=resample, generator=g)
 
 
 def fit(x: torch.Tensor):
@@ -58,7 +60,7 @@ def fit(x: torch.Tensor):
 
 # ---- the known pixels -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sampler", [SamplerKind.DDPM, SamplerKind.DDIM])
+@pytest.mark.parametrize("sampler", sampler_kinds())
 @pytest.mark.parametrize(("jump", "resample"), [(1, 1), (3, 3)])
 def test_known_pixels_are_kept_exactly(sampler, jump, resample):
     out = inpainted(20, jump, resample, n=200, sampler=sampler)
@@ -74,7 +76,8 @@ def test_known_pixels_of_a_float32_image_are_kept_bit_for_bit():
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., 2:5, 3:7] = 1
     denoise = model_denoiser(lambda x, t: torch.zeros_like(x), ABAR)
-    out = inpaint(denoise, known, mask, respace(SCHEDULE, 10), ABAR, generator=g)
+    chain = respace(SCHEDULE, 10)
+    out = inpaint(denoise, ddpm_step(chain, generator=g), known, mask, chain, ABAR, generator=g)
     keep = (mask == 0).expand_as(known)
     assert out.dtype == torch.float32 and torch.equal(out[keep], known[keep])
 
@@ -179,8 +182,9 @@ def test_the_callback_gets_one_step_state_per_denoiser_call_including_resamples(
     plan = repaint_positions(11, 4, 3)
     states: list[StepState] = []
     denoise = ExactDenoiser(DATA, ABAR)
-    inpaint(denoise, KNOWN_IMAGE.expand(8, -1, -1, -1), MASK, chain, ABAR, jump_length=4, resample_count=3,
-            generator=torch.Generator().manual_seed(0), callback=states.append)
+    g = torch.Generator().manual_seed(0)
+    inpaint(denoise, ddpm_step(chain, generator=g), KNOWN_IMAGE.expand(8, -1, -1, -1), MASK, chain, ABAR,
+            jump_length=4, resample_count=3, generator=g, callback=states.append)
     assert len(plan) == 12 + 2 * 4 * 2 == len(states) == len(denoise.calls)
     assert [s.step for s in states] == list(range(len(plan)))
     assert {s.total for s in states} == {len(plan)}
@@ -200,8 +204,9 @@ def test_cancel_stops_before_the_next_denoiser_call():
 
     denoise = ExactDenoiser(DATA, ABAR)
     with pytest.raises(SamplingCancelled) as stopped:
-        inpaint(denoise, KNOWN_IMAGE, MASK, respace(SCHEDULE, 10), ABAR, jump_length=2, resample_count=2,
-                generator=torch.Generator().manual_seed(0), cancel=AfterThree())
+        g, chain = torch.Generator().manual_seed(0), respace(SCHEDULE, 10)
+        inpaint(denoise, ddpm_step(chain, generator=g), KNOWN_IMAGE, MASK, chain, ABAR, jump_length=2,
+                resample_count=2, generator=g, cancel=AfterThree())
     assert stopped.value.step == 3 and len(denoise.calls) == 3
 
 
@@ -236,7 +241,8 @@ def test_a_mask_channel_model_gets_x_t_mask_and_masked_image_in_that_order():
     net = Recorder()
     denoise = mask_channel_denoiser(net, known, mask, ABAR, PredictionType.EPSILON)
     g = torch.Generator().manual_seed(0)
-    out = inpaint(denoise, known, mask, respace(SCHEDULE, 4), ABAR, mask_conditioned=True, generator=g)
+    chain = respace(SCHEDULE, 4)
+    out = inpaint(denoise, ddpm_step(chain, generator=g), known, mask, chain, ABAR, mask_conditioned=True, generator=g)
     first = net.inputs[0]
     assert len(net.inputs) == 4 and first.shape == (2, 3 + 1 + 3, 4, 4)
     x_T = torch.randn(known.shape, generator=torch.Generator().manual_seed(0))

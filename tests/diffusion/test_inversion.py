@@ -7,7 +7,8 @@ back, so the round trip is exact only as K → ∞; its error is first order, �
 import pytest
 import torch
 
-from studio.diffusion.samplers import SamplingCancelled, StepState, invert_ddim, sample_ddim
+from studio.diffusion.chain import SamplingCancelled, StepState
+from studio.diffusion.samplers import invert_ddim, sample_ddim
 from studio.diffusion.schedule import cosine_schedule, linear_schedule, respace
 from tests.diffusion.oracles import (
     F64,

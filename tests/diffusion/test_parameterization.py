@@ -8,9 +8,9 @@ import torch
 from studio.core.enums import PredictionType, VarianceType
 from studio.diffusion import parameterization as p
 from studio.diffusion.denoiser import Prediction, abar_at, model_denoiser
-from studio.diffusion.guidance import step_variance
 from studio.diffusion.samplers import sample_ddim, sample_ddpm
 from studio.diffusion.schedule import linear_schedule, respace
+from studio.diffusion.variance import step_variance
 from tests.diffusion.oracles import (
     F64,
     correlated_gaussian,

@@ -8,10 +8,12 @@ Data: D = 4 correlated pixels, std 0.5, exact ε* (gaussian_oracle_tasks); the p
 import pytest
 import torch
 
-from studio.core.enums import SamplerKind
-from studio.diffusion.samplers import StepState, sample_ddim, sample_ddpm
+from studio.core.enums import SamplerKind, VarianceType
+from studio.diffusion.chain import StepState
+from studio.diffusion.forward_process import initial_noise
+from studio.diffusion.samplers import SamplerOptions, sample, sampler_kinds, sampler_spec
 from studio.diffusion.schedule import linear_schedule, respace
-from studio.diffusion.sdedit import initial_noise, sdedit, sdedit_start, sdedit_steps
+from studio.diffusion.sdedit import sdedit, sdedit_start, sdedit_steps
 from tests.diffusion.gaussian_oracle_tasks import ExactDenoiser, correlated_gaussian, flat, image
 
 SCHEDULE = linear_schedule()
@@ -25,6 +27,11 @@ def painting(n: int) -> torch.Tensor:
     return image(STROKES.expand(n, -1))
 
 
+def step(kind: SamplerKind, g: torch.Generator, options: SamplerOptions = SamplerOptions()):  # noqa: B008
+    """The table's step for `kind` on CHAIN, drawing from `g` (the generator the task draws from too)."""
+    return sampler_spec(kind).step(CHAIN, VarianceType.POSTERIOR, g, options)
+
+
 def test_strength_zero_returns_the_painting_without_a_step_or_a_draw():
     g = torch.Generator().manual_seed(0)
     before = g.get_state()
@@ -32,24 +39,25 @@ def test_strength_zero_returns_the_painting_without_a_step_or_a_draw():
     p = painting(3)
     x, position = sdedit_start(p, CHAIN, 0.0, g)
     assert position == -1 and x is p
-    assert sdedit(denoise, p, CHAIN, 0.0, generator=g, callback=states.append) is p
+    assert sdedit(denoise, step(SamplerKind.DDPM, g), p, CHAIN, 0.0, generator=g, callback=states.append) is p
     assert denoise.calls == [] and states == [] and torch.equal(g.get_state(), before)
 
 
-@pytest.mark.parametrize(("sampler", "eta"), [(SamplerKind.DDPM, 0.0), (SamplerKind.DDIM, 0.0),
-                                              (SamplerKind.DDIM, 0.5)])
-def test_strength_one_is_text_to_image_with_the_same_seed(sampler, eta):
-    """Bit for bit: both draw x_T with `initial_noise` first, then run all K steps; the painting is unused."""
+EVERY_SAMPLER = [(kind, SamplerOptions(eta=eta)) for kind in sampler_kinds()
+                 for eta in ((0.0, 0.5) if "eta" in sampler_spec(kind).options else (0.0,))]
+
+
+@pytest.mark.parametrize(("kind", "options"), EVERY_SAMPLER)
+def test_strength_one_is_text_to_image_with_the_same_seed(kind, options):
+    """Bit for bit, for every sampler of the table: both draw x_T with `initial_noise` first, then run all
+    K steps; the painting is unused."""
     shape = (500, 1, 1, 4)
     g = torch.Generator().manual_seed(4)
     x_T = initial_noise(shape, g, dtype=torch.float64)
-    if sampler is SamplerKind.DDPM:
-        text_to_image = sample_ddpm(ExactDenoiser(DATA, ABAR), x_T, CHAIN, generator=g)
-    else:
-        text_to_image = sample_ddim(ExactDenoiser(DATA, ABAR), x_T, CHAIN, eta=eta, generator=g)
+    text_to_image = sample(kind, ExactDenoiser(DATA, ABAR), x_T, CHAIN, options=options, generator=g)
     for strokes in (painting(500), -painting(500)):
-        edited = sdedit(ExactDenoiser(DATA, ABAR), strokes, CHAIN, 1.0, sampler=sampler, eta=eta,
-                        generator=torch.Generator().manual_seed(4))
+        g = torch.Generator().manual_seed(4)
+        edited = sdedit(ExactDenoiser(DATA, ABAR), step(kind, g, options), strokes, CHAIN, 1.0, generator=g)
         assert torch.equal(text_to_image, edited)
 
 
@@ -59,7 +67,8 @@ def test_sdedit_runs_round_strength_times_k_steps(strength, steps):
     """From chain position k − 1 down to 0, one denoiser call and one callback per step."""
     assert sdedit_steps(50, strength) == steps
     denoise, states = ExactDenoiser(DATA, ABAR), []
-    sdedit(denoise, painting(2), CHAIN, strength, generator=torch.Generator().manual_seed(0), callback=states.append)
+    g = torch.Generator().manual_seed(0)
+    sdedit(denoise, step(SamplerKind.DDIM, g), painting(2), CHAIN, strength, generator=g, callback=states.append)
     assert [s.index for s in states] == list(range(steps - 1, -1, -1))
     assert denoise.calls == [int(CHAIN.timesteps[i]) for i in range(steps - 1, -1, -1)]
     assert all(isinstance(s, StepState) and s.total == steps for s in states)
@@ -84,8 +93,8 @@ def test_the_start_is_the_forward_process_sample_of_the_painting():
 
 def distances(strength: float, sampler: SamplerKind, n: int = 4000) -> torch.Tensor:
     """‖output − painting‖ of n samples, all runs seeded alike (common random numbers)."""
-    out = sdedit(ExactDenoiser(DATA, ABAR), painting(n), CHAIN, strength, sampler=sampler,
-                 generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)
+    out = sdedit(ExactDenoiser(DATA, ABAR), step(sampler, g), painting(n), CHAIN, strength, generator=g)
     return (flat(out) - STROKES).norm(dim=1)
 
 
