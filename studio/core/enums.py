@@ -32,6 +32,7 @@ class SamplerKind(str, Enum):
 
     DDPM = "ddpm"
     DDIM = "ddim"
+    DDPM_BETA = "ddpm-beta"  # DDPM with σ² = β whatever the model's own variance type
 
 
 class Thresholding(str, Enum):

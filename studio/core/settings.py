@@ -80,7 +80,12 @@ class Limit:
     def problem(self, value: float) -> str | None:
         if self.low <= value <= self.high:
             return None
-        return f"{self.what} must lie in [{self.low:g}, {self.high:g}], got {value:g}"
+        return f"{self.what} must lie in [{_shown(self.low)}, {_shown(self.high)}], got {_shown(value)}"
+
+
+def _shown(value: float) -> str:
+    """Integers exactly (a seed bound of 2147483647, not 2.14748e+09); other numbers short."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 LIMITS: dict[str, Limit] = {

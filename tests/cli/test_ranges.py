@@ -1,0 +1,61 @@
+"""The CLI accepts exactly what the window can set: both read the one table of limits in core.settings."""
+
+import pytest
+
+from studio import cli
+from studio.core.settings import LIMITS
+
+# the subcommand and flag that set each limited setting
+FLAGS = {
+    "seed": ("generate", "--seed"), "steps": ("generate", "--steps"), "sr_steps": ("generate", "--sr-steps"),
+    "eta": ("generate", "--eta"), "guidance_scale": ("generate", "--guidance"),
+    "class_guidance": ("generate", "--class-guidance"), "batch_size": ("generate", "--batch"),
+    "noise_augmentation": ("generate", "--noise-aug"), "strength": ("sdedit", "--strength"),
+    "repaint_jump": ("inpaint", "--jump"), "repaint_resample": ("inpaint", "--resample"),
+}
+INPUTS = {"generate": [], "sdedit": ["--image", "p.png"], "inpaint": ["--image", "p.png", "--mask", "m.png"]}
+
+
+def shown(value):
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def settings(command, flag, value):
+    args = cli.build_parser().parse_args([command, *INPUTS[command], flag, str(value)])
+    return cli.settings_from_args(args)
+
+
+def test_every_limited_setting_has_a_flag():
+    assert set(FLAGS) == set(LIMITS)
+
+
+@pytest.mark.parametrize("field", sorted(LIMITS))
+def test_both_ends_of_every_range_are_accepted(field):
+    command, flag = FLAGS[field]
+    limit = LIMITS[field]
+    for value in (limit.low, limit.high):
+        assert getattr(settings(command, flag, value), field) == value
+
+
+@pytest.mark.parametrize("field", sorted(LIMITS))
+def test_one_step_outside_either_end_is_refused_naming_the_range(field):
+    command, flag = FLAGS[field]
+    limit = LIMITS[field]
+    step = 1 if isinstance(limit.low, int) else 0.01
+    for value in (limit.low - step, limit.high + step):
+        with pytest.raises(cli.CliError) as refused:
+            settings(command, flag, value)
+        assert str(refused.value) == f"{limit.what} must lie in [{shown(limit.low)}, {shown(limit.high)}], got " \
+                                     f"{shown(value)}"
+
+
+def test_an_integer_bound_is_shown_exactly():
+    with pytest.raises(cli.CliError, match=r"^seed must lie in \[0, 2147483647\], got 2147483648$"):
+        settings("generate", "--seed", 2**31)
+
+
+def test_guidance_of_a_billion_is_one_line_and_exit_2_before_any_model_is_read(tmp_path, capsys):
+    assert cli.main(["generate", "--model", str(tmp_path / "none"), "--guidance", "1e9",
+                     "--out", str(tmp_path / "o.png")]) == 2
+    assert capsys.readouterr().err == "studio: error: guidance scale must lie in [0, 30], got 1e+09\n"
+    assert list(tmp_path.iterdir()) == []
