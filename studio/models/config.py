@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
-from studio.core.enums import PredictionType, Role, ScheduleKind, VarianceType
+from studio.core.enums import Architecture, PredictionType, Role, ScheduleKind, VarianceType
 
 
 def _check(condition: bool, message: str) -> None:
@@ -165,12 +165,18 @@ class ModelConfig:
     text: TextEncoderConfig | None = None
     classifier: ClassifierConfig | None = None
     low_res: int | None = None  # SR only: the size of the low-resolution input
+    architecture: Architecture = Architecture.STUDIO  # the family (models.families); absent in older files
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "role", Role(self.role))
         except ValueError:
             raise ValueError(f"role {self.role!r} is not one of {[r.value for r in Role]}") from None
+        try:
+            object.__setattr__(self, "architecture", Architecture(self.architecture))
+        except ValueError:
+            raise ValueError(f"architecture {self.architecture!r} is not one of "
+                             f"{[a.value for a in Architecture]}") from None
         if self.role is Role.CLASSIFIER:
             _check(self.classifier is not None, "a classifier model needs a classifier config")
             _check(self.classifier.resolution == self.resolution, "classifier.resolution ≠ resolution")
@@ -205,7 +211,7 @@ class ModelConfig:
         parts = {"diffusion": DiffusionConfig, "unet": UNetConfig, "text": TextEncoderConfig,
                  "classifier": ClassifierConfig}
         kwargs = {k: v for k, v in data.items() if k not in parts}
-        unknown = set(kwargs) - {"role", "resolution", "low_res"}
+        unknown = set(kwargs) - {"role", "resolution", "low_res", "architecture"}
         _check(not unknown, f"config has unknown fields: {', '.join(sorted(unknown))}")
         for name, part in parts.items():
             if data.get(name) is not None:

@@ -24,10 +24,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from studio.core.atomic import atomic_target
-from studio.core.enums import Role
-from studio.models.classifier import NoisyClassifier
 from studio.models.config import ModelCard, ModelConfig
-from studio.models.network import DiffusionNet
 
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
@@ -78,7 +75,10 @@ class LoadedModel:
 
 
 def build_module(config: ModelConfig) -> nn.Module:
-    return NoisyClassifier(config.classifier) if config.role is Role.CLASSIFIER else DiffusionNet(config)
+    """The untrained network of a config, built by its family (models.families)."""
+    from studio.models.families import family_of  # the families import this module's neighbours
+
+    return family_of(config).build_module(config)
 
 
 def save_model(path: str | Path, module: nn.Module, config: ModelConfig, card: ModelCard,

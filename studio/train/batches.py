@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from studio.core.enums import Role
 from studio.diffusion.cascade import augment_low_res, upsample
 from studio.models.config import ModelConfig
+from studio.models.families import family_of
 from studio.train.recipes import TrainRecipe
 
 
@@ -30,14 +31,11 @@ class Batch:
     extra: torch.Tensor | None = None
     aug_level: torch.Tensor | None = None
 
-    def conditioning(self, module: torch.nn.Module) -> dict:
-        kwargs = {}
-        if self.captions is not None and getattr(module, "text_encoder", None) is not None:
-            kwargs["text"] = module.encode_prompts(self.captions)
-        if self.extra is not None:
-            kwargs["extra"] = self.extra
-            kwargs["aug_level"] = self.aug_level
-        return kwargs
+    def conditioning(self, module: torch.nn.Module, config: ModelConfig) -> dict:
+        """The network's keyword arguments (dropped captions are already ""), built by the family."""
+        prompts = self.captions if self.captions is not None else [""] * self.x0.shape[0]
+        return family_of(config).conditioning(module, config, prompts, extra=self.extra,
+                                              aug_level=self.aug_level).kwargs
 
 
 def make_batch(

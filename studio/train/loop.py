@@ -214,7 +214,7 @@ class _TrainState:
             x_t = x_t.contiguous(memory_format=torch.channels_last)
         if self.config.role is Role.CLASSIFIER:
             return F.cross_entropy(self.module(x_t, t).float(), batch.labels)
-        kwargs = batch.conditioning(self.module)
+        kwargs = batch.conditioning(self.module, self.config)
         out = self.module(x_t, t, **kwargs).float()
         return F.mse_loss(out, _target(self.config.diffusion.prediction, batch.x0, noise, abar))
 

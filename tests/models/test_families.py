@@ -1,0 +1,67 @@
+"""The model-family registry: an architecture names a family; the family builds the network and its
+conditioning for sampling and training alike."""
+
+import json
+
+import pytest
+import torch
+
+from studio.core.enums import Architecture
+from studio.models.config import ModelConfig
+from studio.models.families import FAMILIES, family_of
+from studio.models.files import build_module
+from studio.models.network import DiffusionNet
+from studio.models.presets import tiny_base_config, tiny_classifier_config, tiny_sr_config
+
+
+def test_a_config_written_before_families_existed_reads_as_the_studio_family():
+    data = json.loads(tiny_base_config().to_json())
+    data.pop("architecture")
+    config = ModelConfig.from_dict(data)
+    assert config.architecture is Architecture.STUDIO and family_of(config) is FAMILIES[Architecture.STUDIO]
+
+
+def test_an_unknown_architecture_is_refused_in_one_line():
+    data = json.loads(tiny_base_config().to_json()) | {"architecture": "stable-cascade"}
+    with pytest.raises(ValueError, match="architecture 'stable-cascade' is not one of"):
+        ModelConfig.from_dict(data)
+
+
+def test_build_module_asks_the_family():
+    assert isinstance(build_module(tiny_base_config()), DiffusionNet)
+    assert type(build_module(tiny_classifier_config())).__name__ == "NoisyClassifier"
+
+
+def test_guidance_pairs_every_row_input_with_its_unconditional_twin():
+    config = tiny_sr_config()
+    module = build_module(config)
+    extra, aug = torch.randn(2, 3, 32, 32), torch.tensor([5, 7])
+    c = family_of(config).conditioning(module, config, ["red apple"] * 2, ["blue"] * 2, extra=extra, aug_level=aug)
+    assert c.paired
+    assert torch.equal(c.kwargs["extra"], torch.cat([extra, extra]))
+    assert c.kwargs["aug_level"].tolist() == [5, 7, 5, 7]
+    assert c.kwargs["text"].tokens.shape[0] == 4
+    expected = module.encode_prompts(["red apple", "red apple", "blue", "blue"])
+    assert torch.equal(c.kwargs["text"].pooled, expected.pooled)
+
+
+def test_without_a_negative_prompt_or_a_text_encoder_the_batch_is_not_doubled():
+    config = tiny_base_config()
+    module = build_module(config)
+    single = family_of(config).conditioning(module, config, ["cat"] * 3)
+    assert not single.paired and single.kwargs["text"].tokens.shape[0] == 3
+    textless = config.__class__(**{**config.__dict__, "text": None,
+                                   "unet": config.unet.__class__(**{**config.unet.__dict__, "text_dim": 0})})
+    c = family_of(textless).conditioning(build_module(textless), textless, ["cat"], ["dog"])
+    assert not c.paired and "text" not in c.kwargs
+
+
+def test_a_new_family_plugs_in_through_the_registry(monkeypatch):
+    class Echo:
+        architecture = Architecture.STUDIO
+
+        def build_module(self, config):
+            return torch.nn.Identity()
+
+    monkeypatch.setitem(FAMILIES, Architecture.STUDIO, Echo())
+    assert isinstance(build_module(tiny_base_config()), torch.nn.Identity)
