@@ -135,6 +135,8 @@ SAMPLERS: Mapping[SamplerKind, SamplerSpec] = MappingProxyType({spec.kind: spec 
                 ddpm_step, classifier_guidance_ddpm),
     SamplerSpec(SamplerKind.DDIM, "DDIM: deterministic at η = 0, as noisy as DDPM at η = 1",
                 ddim_step, eps_correction, options=("eta",)),
+    SamplerSpec(SamplerKind.DDPM_BETA, "DDPM with σ² = β: Ho et al.'s other variance, a little more noise",
+                ddpm_step, classifier_guidance_ddpm, variance=VarianceType.BETA),
 )})
 
 
