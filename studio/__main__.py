@@ -6,7 +6,7 @@ import sys
 
 
 def run_window() -> int:
-    """Open the studio window (built by studio.ui once that layer exists)."""
+    """Open the studio window; without a display it says why in one line and returns 2 (studio.ui.main)."""
     from studio.ui.main import run
 
     return run()
