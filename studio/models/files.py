@@ -25,6 +25,7 @@ from torch import nn
 
 from studio.core.atomic import atomic_target
 from studio.models.config import ModelCard, ModelConfig
+from studio.models.families import family_of
 
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
@@ -76,8 +77,6 @@ class LoadedModel:
 
 def build_module(config: ModelConfig) -> nn.Module:
     """The untrained network of a config, built by its family (models.families)."""
-    from studio.models.families import family_of  # the families import this module's neighbours
-
     return family_of(config).build_module(config)
 
 

@@ -194,7 +194,9 @@ class Downsample(nn.Module):
 
 # Nearest ×2 then a 3×3 kernel: output row 2i+a sees input rows (i−1, i) for a = 0 and (i, i+1)
 # for a = 1, so the kernel's three taps fold into two — [w0, w1+w2] and [w0+w1, w2].
-_PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+# on the CPU explicitly: this module may first be imported while a `torch.device("meta")` context is active
+_PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]],
+                           device="cpu")
 
 
 class Upsample(nn.Module):
