@@ -20,10 +20,10 @@ from studio.engine.pipeline import Pipeline
 from studio.engine.worker import JobCancelledError
 from studio.images.files import ImageFileError, load_mask, load_rgb, save_image, save_png
 from studio.images.metadata import png_chunks
+from studio.images.outputs import OutputPlan, plan_outputs
 from studio.images.sequences import SequenceFormat, export_sequence
 from studio.models.cascade import describe_model_path
 from studio.models.files import ModelFileError
-from studio.outputs import OutputPlan, plan_outputs
 
 USER_ERRORS = (ModelFileError, ImageFileError, ValueError)
 
