@@ -103,3 +103,20 @@ def test_a_residual_block_modulates_the_second_norm_by_scale_and_shift():
     with torch.inference_mode():
         packed = block(x.contiguous(memory_format=torch.channels_last), (3.0 * one, 0.5 + zero))
     assert torch.allclose(packed, expected, atol=1e-5)
+
+
+def test_the_layers_work_on_the_cpu_even_if_first_imported_under_a_meta_device_context():
+    """read_model_info builds networks under `torch.device("meta")`; a module-level constant created
+    there would be a meta tensor for the life of the process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "with torch.device('meta'):\n"
+        "    from studio.models.layers import Upsample\n"
+        "up = Upsample(32)\n"
+        "print(tuple(up(torch.randn(1, 32, 4, 4)).shape))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "(1, 32, 8, 8)", run.stderr
