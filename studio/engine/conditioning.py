@@ -1,23 +1,32 @@
-"""From a loaded model and the user's settings to the denoiser a sampler calls.
+"""From a loaded model and the user's settings to the denoiser a stage's task runs.
 
-The order of wrappers matters: thresholding sits nearest the network (it edits the model's own
-x̂₀), classifier-free guidance combines the two halves of one batched forward, and classifier
-guidance is outermost, shifting the guided prediction (as guided-diffusion's `condition_mean`).
+The wrappers, inside out (DESIGN §15):
+1. the network with its prompt and class bound by the model's family — rows [prompt; negative prompt]
+   when classifier-free guidance pairs the batch; a task binds its own inputs on top (the SR stage's
+   upsampled low-res image, a mask-channel model's mask) through diffusion's denoisers;
+2. classifier-free guidance combining the two halves of that one forward;
+3. classifier guidance, in the form of the sampler that will step with it;
+4. thresholding of the *guided* x̂₀, outermost — clipping each half before guidance would let the
+   guided x̂₀ leave [−1, 1] (at s = 3, halves of ±0.9 give 4.5).
+Inpainting by replacement wraps all of these (`diffusion.inpaint.inpaint` does it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from studio.core.enums import VarianceType
 from studio.core.settings import Settings
-from studio.diffusion.denoiser import Denoiser, NetworkFn, model_denoiser
-from studio.diffusion.guidance import classifier_free_guidance
+from studio.diffusion.denoiser import ConditionedNetwork, Denoiser, NetworkFn, model_denoiser
+from studio.diffusion.guidance import GradLogProb, classifier_free_guidance
 from studio.diffusion.samplers import sampler_spec
 from studio.diffusion.schedule import Schedule, make_schedule
 from studio.diffusion.thresholding import thresholded
+from studio.models.families import family_of
 from studio.models.files import LoadedModel
 
 
@@ -26,58 +35,42 @@ def training_schedule(model: LoadedModel) -> Schedule:
     return make_schedule(diffusion.schedule, diffusion.timesteps)
 
 
-def bind_network(model: LoadedModel, **conditioning) -> NetworkFn:
-    """The network as (x_t, t) → raw output, with its conditioning fixed and its dtype applied."""
-    net = model.module
+@dataclass(frozen=True, eq=False)
+class PromptNetwork:
+    """The network with the prompt bound: network(x_t, t, **the task's own conditioning) -> raw output."""
+
+    network: ConditionedNetwork
+    paired: bool  # its rows are [prompt; negative prompt]: combine them with classifier-free guidance
+    scale: float  # the guidance scale that combines them
+
+
+def prompt_network(model: LoadedModel, settings: Settings, batch: int, *, guidance_scale: float) -> PromptNetwork:
+    """Text (or class) conditioning from the model's family; paired unless the scale is 1 or there is no text."""
+    config, net = model.config, model.module
+    negative = [settings.negative_prompt] * batch if guidance_scale != 1.0 else None
+    conditioning = family_of(config).conditioning(net, config, [settings.prompt] * batch, negative,
+                                                  class_labels=_class_labels(model, settings, batch))
     dtype = next(net.parameters()).dtype
 
-    def network(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def network(x_t: torch.Tensor, t: torch.Tensor, **more: torch.Tensor) -> torch.Tensor:
         x = x_t.to(dtype).contiguous(memory_format=torch.channels_last)
-        return net(x, t, **conditioning).float()
+        return net(x, t, **conditioning.kwargs, **more).float()
 
-    return network
+    return PromptNetwork(network, conditioning.paired, guidance_scale)
 
 
-def conditioned_denoiser(
-    model: LoadedModel,
-    settings: Settings,
-    batch: int,
-    *,
-    extra: torch.Tensor | None = None,
-    aug_level: torch.Tensor | None = None,
-    guidance_scale: float | None = None,
-) -> Denoiser:
-    """Text (or class) conditioning and classifier-free guidance (thresholding comes later, outside
-    every guidance: see `thresholded_outside`).
-
-    Without a text encoder, or at guidance scale 1, the network runs once per step on the batch;
-    otherwise once on a doubled batch [prompt; negative prompt].
-    """
-    net = model.module
-    scale = settings.guidance_scale if guidance_scale is None else guidance_scale
-    alphas_cumprod = training_schedule(model).alphas_cumprod
+def model_denoiser_of(model: LoadedModel, network: NetworkFn) -> Denoiser:
+    """`network` read in the model's parameterisation, with ᾱ of its training schedule."""
     diffusion = model.config.diffusion
-    classes = _class_labels(model, settings, batch)
-    has_text = getattr(net, "text_encoder", None) is not None
-    paired = has_text and scale != 1.0
-    prompts = [settings.prompt] * batch + ([settings.negative_prompt] * batch if paired else [])
-    conditioning = {
-        "text": net.encode_prompts(prompts) if has_text else None,
-        "class_labels": None if classes is None else _twice(classes, paired),
-        "extra": None if extra is None else _twice(extra, paired),
-        "aug_level": None if aug_level is None else _twice(aug_level, paired),
-    }
-    conditioning = {k: v for k, v in conditioning.items() if v is not None}
-    inner = model_denoiser(
-        bind_network(model, **conditioning), alphas_cumprod, diffusion.prediction, diffusion.variance
-    )
-    return classifier_free_guidance(inner, scale) if paired else inner
+    return model_denoiser(network, training_schedule(model).alphas_cumprod, diffusion.prediction, diffusion.variance)
 
 
-def thresholded_outside(denoise: Denoiser, settings: Settings) -> Denoiser:
-    """Clip or threshold the *guided* x̂₀: the outermost wrapper, after classifier-free and classifier
-    guidance have combined, as guided-diffusion, GLIDE and diffusers do — clipping each CFG half first
-    lets the guided x̂₀ leave [−1, 1] (at s = 3, halves of ±0.9 give 4.5)."""
+def guided(inner: Denoiser, prompt: PromptNetwork, settings: Settings, *, classifier: LoadedModel | None = None,
+           chain: Schedule | None = None, variance: VarianceType = VarianceType.POSTERIOR) -> Denoiser:
+    """Wrappers 2–4 around `inner` (which runs the prompt network): CFG, classifier guidance, thresholding."""
+    denoise = classifier_free_guidance(inner, prompt.scale) if prompt.paired else inner
+    if classifier is not None and chain is not None:
+        denoise = with_classifier_guidance(denoise, classifier, settings, chain, variance)
     return thresholded(denoise, settings.thresholding)
 
 
@@ -86,7 +79,7 @@ def with_classifier_guidance(
     classifier: LoadedModel | None,
     settings: Settings,
     chain: Schedule,
-    variance,
+    variance: VarianceType,
 ) -> Denoiser:
     """Add classifier guidance toward `settings.class_label` when asked for and possible."""
     if classifier is None or settings.class_guidance <= 0 or settings.class_label is None:
@@ -96,7 +89,7 @@ def with_classifier_guidance(
                                                                    variance)
 
 
-def log_prob_gradient(classifier: LoadedModel, label: int) -> Callable:
+def log_prob_gradient(classifier: LoadedModel, label: int) -> GradLogProb:
     """∇_{x_t} log p_φ(y | x_t, t) of the noise-aware classifier, for a fixed target class y."""
     net = classifier.module
     num_classes = classifier.config.classifier.num_classes
@@ -113,6 +106,17 @@ def log_prob_gradient(classifier: LoadedModel, label: int) -> Callable:
     return grad
 
 
+def class_probability(classifier: LoadedModel, label: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """p_φ(y | x_t, t) per image: what classifier guidance raises (tests and diagnostics read it)."""
+    net = classifier.module
+    dtype = next(net.parameters()).dtype
+
+    def probability(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return F.softmax(net(x_t.to(dtype), t).float(), dim=-1)[:, label]
+
+    return probability
+
+
 def _class_labels(model: LoadedModel, settings: Settings, batch: int) -> torch.Tensor | None:
     unet = model.config.unet
     if unet is None or unet.num_classes == 0:
@@ -121,7 +125,3 @@ def _class_labels(model: LoadedModel, settings: Settings, batch: int) -> torch.T
         raise ValueError("this model is class-conditional: choose a class")
     device = next(model.module.parameters()).device
     return torch.full((batch,), settings.class_label, dtype=torch.long, device=device)
-
-
-def _twice(tensor: torch.Tensor, paired: bool) -> torch.Tensor:
-    return torch.cat([tensor, tensor]) if paired else tensor

@@ -1,4 +1,9 @@
-"""The pipeline: a job in, events out, a `Result` back — the base stage, then the cascade's SR stage."""
+"""The pipeline: a job in, events out, a `Result` back.
+
+`plan_job` decides the stages (base, then the cascade's SR stage); each stage's runner (engine/tasks.py)
+calls the diffusion task function for it. This module only fits the inputs, runs the plan, records
+frames and builds the recipe.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +16,14 @@ import numpy as np
 import torch
 
 from studio.core.events import Frame, JobStarted, Note, Result, StepEvent
-from studio.core.jobs import Inpaint, Job, StrokesToImage, Upscale
-from studio.core.settings import Recipe, Settings, Stage
-from studio.diffusion.chain import SamplingCancelled, StepState, run_chain
-from studio.diffusion.forward_process import initial_noise
-from studio.diffusion.inpaint import composite, forward_jump, repaint_positions
-from studio.diffusion.samplers import SamplerOptions, sampler_spec
-from studio.diffusion.schedule import Schedule, respace
+from studio.core.jobs import Job
+from studio.core.settings import Recipe, Stage
+from studio.diffusion.chain import SamplingCancelled, StepState
 from studio.engine.cache import ModelCache
-from studio.engine.conditioning import training_schedule
-from studio.engine.inputs import fit_image, fit_mask
 from studio.engine.models import CascadeModels, load_cascade
+from studio.engine.plan import Plan, plan_job
 from studio.engine.previews import to_uint8
-from studio.engine.stages import (
-    Start,
-    base_denoiser,
-    base_positions,
-    base_start,
-    fork_start,
-    is_upscale,
-    sr_denoiser,
-    sr_inputs,
-    sr_positions,
-)
+from studio.engine.tasks import RUNNERS, StageContext, fit_inputs
 from studio.engine.worker import Emit, JobCancelledError
 
 
@@ -71,17 +61,6 @@ class _Run:
                 return
 
 
-@dataclass(frozen=True, eq=False)
-class _Inputs:
-    """The job's images as tensors at the sizes the models need."""
-
-    image: torch.Tensor | None = None  # [B, 3, R, R] at base resolution (painting or known image)
-    mask: torch.Tensor | None = None  # [1, 1, R, R]
-    low_res: torch.Tensor | None = None  # [B, 3, r, r] for an upscale
-    original: torch.Tensor | None = None  # inpaint: the known image at the output resolution
-    original_mask: torch.Tensor | None = None
-
-
 class Pipeline:
     """Runs jobs on models from a `ModelCache`; one instance serves the worker, the CLI and tests."""
 
@@ -90,120 +69,35 @@ class Pipeline:
 
     def run(self, job: Job, job_id: int, cancel: threading.Event, emit: Emit) -> Result:
         models = load_cascade(self.cache, job.model)
-        stages = plan_stages(job, models)
+        plan = plan_job(job, models)
         device = self.cache.device.device
         notes: list[str] = []
-        inputs = prepare_inputs(job, models, stages, device, notes)
-        emit(JobStarted(job_id, stages))
+        inputs = [fit_inputs(stage, job.settings, device, notes) for stage in plan.stages]
+        emit(JobStarted(job_id, plan.totals))
         for message in notes:
             emit(Note(job_id, message))
         run = _Run(job_id, emit, cancel, device, torch.Generator("cpu").manual_seed(job.settings.seed))
         with torch.inference_mode():
             try:
-                images, base_output = self._stages(job, models, stages, inputs, run)
+                images, refined = _run_plan(plan, inputs, job, models, run)
             except SamplingCancelled:
                 last = run.frames[-1] if run.frames else None
                 raise JobCancelledError(last and last.x0_preview, last and last.stage) from None
         recipe = make_recipe(job, models, images)
         seconds = time.perf_counter() - run.started
-        low = None if base_output is None else base_output.float().cpu().numpy()
+        low = None if refined is None else refined.float().cpu().numpy()
         return Result(to_uint8(images), recipe, tuple(run.frames), seconds, low)
 
-    def _stages(self, job, models: CascadeModels, stages, inputs: _Inputs, run: _Run):
-        names = [stage for stage, _ in stages]
-        images = base_output = None
-        if Stage.BASE in names:
-            images = self._base(job, models, inputs, run)
-        if Stage.SR in names:
-            base_output = images if images is not None else self._sr_source(job, inputs, run)
-            images = self._sr(job, models, base_output, run)
-        if isinstance(job, Inpaint) and Stage.SR in names:
-            images = composite(images, inputs.original, inputs.original_mask)
-            run.show_as_last(Stage.SR, images)
-        return images, base_output
 
-    def _base(self, job: Job, models: CascadeModels, inputs: _Inputs, run: _Run) -> torch.Tensor:
-        s, base = job.settings, models.base
-        chain = respace(training_schedule(base), s.steps)
-        denoise = base_denoiser(job, models, chain, inputs, run.generator)
-        variance = base.config.diffusion.variance
-        res = base.config.resolution
-        start = base_start(job, inputs.image, chain, (s.batch_size, 3, res, res), run.generator, run.device)
-        x = start.x
-        positions = None
-        if isinstance(job, Inpaint) and start.position >= 0:
-            positions = repaint_positions(start.position, s.repaint_jump, s.repaint_resample)
-        if start.position >= 0:
-            x = _sample(denoise, start, chain, s, variance, run, Stage.BASE, positions)
-        if isinstance(job, Inpaint):
-            x = composite(x, inputs.image, inputs.mask)
-            run.show_as_last(Stage.BASE, x)
-        return x
-
-    @staticmethod
-    def _sr_source(job: Job, inputs: _Inputs, run: _Run) -> torch.Tensor:
-        if job.fork is not None and job.fork.low_res is not None:
-            return torch.from_numpy(job.fork.low_res).to(run.device)
-        if inputs.low_res is None:
-            raise ValueError("a fork of the super-resolution stage needs the base image it refined")
-        return inputs.low_res
-
-    def _sr(self, job: Job, models: CascadeModels, low_res: torch.Tensor, run: _Run) -> torch.Tensor:
-        s, sr = job.settings, models.sr
-        chain = respace(training_schedule(sr), s.sr_steps)
-        extra, aug = sr_inputs(job, sr, low_res, run.generator)
-        denoise = sr_denoiser(sr, s, extra, aug)
-        shape = (low_res.shape[0], 3, sr.config.resolution, sr.config.resolution)
-        start = fork_start(job, Stage.SR, chain, run.device)
-        if start is None:
-            start = Start(initial_noise(shape, run.generator, run.device), len(chain) - 1)
-        return _sample(denoise, start, chain, s, sr.config.diffusion.variance, run, Stage.SR)
-
-
-def _sample(denoise, start: Start, chain: Schedule, s: Settings, variance, run: _Run, stage: Stage,
-            positions: list[int] | None = None):
-    """One stage's sampler run, over the descending chain or a RePaint plan of positions."""
-    step = sampler_spec(s.sampler).step(chain, variance, run.generator, SamplerOptions(eta=s.eta))
-    positions = positions or list(range(start.position, -1, -1))
-    return run_chain(denoise, step, start.x, chain, positions, callback=run.recorder(stage), cancel=run.cancel,
-                     renoise=forward_jump(chain, run.generator))
-
-
-def plan_stages(job: Job, models: CascadeModels) -> tuple[tuple[Stage, int], ...]:
-    """The stages this job runs, with their step counts (the progress bar's total)."""
-    if is_upscale(job):
-        if models.sr is None:
-            raise ValueError("this model has no super-resolution stage to upscale with")
-        return ((Stage.SR, sr_positions(job)),)
-    if models.base is None:
-        raise ValueError("this is a super-resolution model: it can only upscale")
-    stages = [(Stage.BASE, base_positions(job, job.settings.steps))]
-    if job.settings.cascade and models.sr is not None:
-        stages.append((Stage.SR, sr_positions(job)))
-    return tuple(stages)
-
-
-def prepare_inputs(job: Job, models: CascadeModels, stages, device, notes: list[str]) -> _Inputs:
-    """Check and fit the job's images; a wrong size is resized with a note, a wrong kind refused."""
-    batch = job.settings.batch_size
-    if isinstance(job, Upscale):
-        low = fit_image(job.image, models.sr.config.low_res, device, "image", notes)
-        return _Inputs(low_res=low.expand(batch, -1, -1, -1).contiguous())
-    if isinstance(job, StrokesToImage | Inpaint):
-        res = models.base.config.resolution
-        source = job.painting if isinstance(job, StrokesToImage) else job.image
-        image = fit_image(source, res, device, "painting" if isinstance(job, StrokesToImage) else "image", notes)
-        image = image.expand(batch, -1, -1, -1).contiguous()
-        if isinstance(job, StrokesToImage):
-            return _Inputs(image=image)
-        mask = fit_mask(job.mask, res, device, notes)
-        if Stage.SR not in [s for s, _ in stages]:
-            return _Inputs(image=image, mask=mask)
-        out = models.sr.config.resolution
-        original = fit_image(job.image, out, device, "image", [])
-        original_mask = fit_mask(job.mask, out, device, [])
-        return _Inputs(image=image, mask=mask, original=original, original_mask=original_mask)
-    return _Inputs()
+def _run_plan(plan: Plan, inputs, job: Job, models: CascadeModels, run: _Run):
+    """Each stage's runner on the previous stage's output; returns the images and what the SR stage refined."""
+    images = refined = None
+    for stage, stage_inputs in zip(plan.stages, inputs, strict=True):
+        ctx = StageContext(job.settings, models.classifier, run.device, run.generator, run.cancel,
+                           run.recorder(stage.stage), lambda x, name=stage.stage: run.show_as_last(name, x))
+        out = RUNNERS[stage.task](stage, ctx, stage_inputs, images)
+        images, refined = out.images, out.refined if out.refined is not None else refined
+    return images, refined
 
 
 def make_recipe(job: Job, models: CascadeModels, images: torch.Tensor) -> Recipe:

@@ -223,21 +223,24 @@ def test_static_clipping_bounds_the_guided_x0_not_each_half_of_it(tiny_cascade):
     """At guidance 30 the halves' difference is amplified 30×; the x̂₀ the sampler sees stays in [−1, 1]."""
     from studio.core.enums import Thresholding
     from studio.diffusion.schedule import respace
-    from studio.engine.conditioning import training_schedule
+    from studio.engine.conditioning import guided, model_denoiser_of, prompt_network, training_schedule
     from studio.engine.models import load_cascade
-    from studio.engine.stages import base_denoiser
 
     models = load_cascade(ModelCache(choose_device("cpu")), tiny_cascade)
     settings = FAST.with_(prompt="red apple", negative_prompt="blue cat", guidance_scale=30.0,
                           thresholding=Thresholding.STATIC)
     chain = respace(training_schedule(models.base), settings.steps)
     g = torch.Generator().manual_seed(0)
-    job = TextToImage(str(tiny_cascade), settings)
     x_t = torch.randn(1, 3, 16, 16, generator=g) * 3
     t = torch.full((1,), int(chain.timesteps[len(chain) // 2]))
-    unclipped = TextToImage(str(tiny_cascade), settings.with_(thresholding=Thresholding.NONE))
+
+    def base_denoiser(s):
+        prompt = prompt_network(models.base, s, 1, guidance_scale=s.guidance_scale)
+        return guided(model_denoiser_of(models.base, prompt.network), prompt, s, classifier=models.classifier,
+                      chain=chain)
+
     with torch.inference_mode():
-        pred = base_denoiser(job, models, chain, None, g)(x_t, t)
-        loose = base_denoiser(unclipped, models, chain, None, g)(x_t, t)
+        pred = base_denoiser(settings)(x_t, t)
+        loose = base_denoiser(settings.with_(thresholding=Thresholding.NONE))(x_t, t)
     assert loose.x0.abs().max() > 1.5  # guidance does push x̂₀ out of range here …
     assert pred.x0.abs().max() <= 1.0 + 1e-6  # … and the clip applies to what the sampler gets

@@ -1,0 +1,181 @@
+"""One runner per planned task, each a thin call of the diffusion task function the statistical tests
+check (`sample`, `sdedit`, `inpaint`, and the SR stage's `sr_conditioning` + `sr_denoiser`).
+
+A runner gets its `StagePlan`, the run's context and its inputs fitted to the stage's model, builds the
+stage's denoiser (engine/conditioning.py) and step (the sampler table), and returns the stage's images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from studio.core.settings import Settings
+from studio.diffusion.cascade import aug_timestep, sr_conditioning, sr_denoiser
+from studio.diffusion.chain import Callback, CancelToken, Step
+from studio.diffusion.forward_process import initial_noise
+from studio.diffusion.inpaint import composite, inpaint, mask_channel_denoiser
+from studio.diffusion.samplers import SamplerOptions, sample, sampler_spec
+from studio.diffusion.sdedit import sdedit
+from studio.engine.conditioning import guided, model_denoiser_of, prompt_network, training_schedule
+from studio.engine.inputs import fit_image, fit_mask
+from studio.engine.plan import StagePlan, Task
+from studio.models.files import LoadedModel
+
+
+@dataclass(frozen=True, eq=False)
+class StageInputs:
+    """A stage's images as tensors at its model's sizes (see `fit_inputs`)."""
+
+    image: torch.Tensor | None = None  # [B, 3, R, R]: painting or known image
+    mask: torch.Tensor | None = None  # [1, 1, R, R], 1 = regenerate
+    low_res: torch.Tensor | None = None  # [B, 3, r, r]: the image to upscale
+
+
+@dataclass(frozen=True, eq=False)
+class StageContext:
+    """What every stage of one run shares."""
+
+    settings: Settings
+    classifier: LoadedModel | None
+    device: torch.device
+    generator: torch.Generator
+    cancel: CancelToken
+    callback: Callback  # one call per step: the frames and the live preview
+    show_result: Callable[[torch.Tensor], None]  # make the stage's last frame show these images
+
+
+@dataclass(frozen=True, eq=False)
+class StageOutput:
+    images: torch.Tensor
+    refined: torch.Tensor | None = None  # the low-res images the SR stage refined (kept for SR forks)
+
+
+def fit_inputs(plan: StagePlan, settings: Settings, device: torch.device, notes: list[str]) -> StageInputs:
+    """Check the stage's images and fit them to its model; a wrong size is resized with a note.
+
+    The SR stage of an inpainting resizes the known image silently: the base stage's note said so."""
+    batch, config = settings.batch_size, plan.model.config
+    stage_notes = notes if plan.task is not Task.SUPER_RESOLVE else []
+    image = mask = low_res = None
+    if plan.image is not None:
+        what = "painting" if plan.task is Task.SDEDIT else "image"
+        image = _batch(fit_image(plan.image, config.resolution, device, what, stage_notes), batch)
+    if plan.mask is not None:
+        mask = fit_mask(plan.mask, config.resolution, device, stage_notes)
+    if plan.low_res is not None:
+        low_res = _batch(fit_image(plan.low_res, config.low_res, device, "image", notes), batch)
+    return StageInputs(image, mask, low_res)
+
+
+def run_sample(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous: torch.Tensor | None) -> StageOutput:
+    """Text → image (or a fork of any base stage but inpainting's): from x_T or the fork's x_t."""
+    denoise = _base_denoiser(plan, ctx)
+    x = _forked(plan, ctx)
+    if x is None:
+        res = plan.model.config.resolution
+        x = initial_noise((ctx.settings.batch_size, 3, res, res), ctx.generator, ctx.device)
+    s = ctx.settings
+    out = sample(s.sampler, denoise, x, plan.chain, variance=_variance(plan), options=_options(s), start=plan.start,
+                 generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
+    return StageOutput(out)
+
+
+def run_sdedit(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous: torch.Tensor | None) -> StageOutput:
+    """Strokes → image: SDEdit from the painting at the strength's start (the plan's, by the same rounding)."""
+    out = sdedit(_base_denoiser(plan, ctx), _step(plan, ctx), inputs.image, plan.chain, ctx.settings.strength,
+                 generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
+    return StageOutput(out)
+
+
+def run_inpaint(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous: torch.Tensor | None) -> StageOutput:
+    """Inpainting by replacement over RePaint's plan, or with a mask-channel model; known pixels kept exactly,
+    and the last frame shows the composited result."""
+    model, s = plan.model, ctx.settings
+    prompt = prompt_network(model, s, s.batch_size, guidance_scale=s.guidance_scale)
+    abar, diffusion = training_schedule(model).alphas_cumprod, model.config.diffusion
+    if plan.mask_channels:
+        inner = mask_channel_denoiser(prompt.network, inputs.image, inputs.mask, abar, diffusion.prediction,
+                                      diffusion.variance)
+    else:
+        inner = model_denoiser_of(model, prompt.network)
+    denoise = guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan))
+    out = inpaint(denoise, _step(plan, ctx), inputs.image, inputs.mask, plan.chain, abar,
+                  mask_conditioned=plan.mask_channels,
+                  jump_length=s.repaint_jump, resample_count=s.repaint_resample, x=_forked(plan, ctx),
+                  start=plan.start, generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
+    ctx.show_result(out)
+    return StageOutput(out)
+
+
+def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
+                      previous: torch.Tensor | None) -> StageOutput:
+    """The cascade's SR stage on the previous stage's output (or the image to upscale, or a fork's base image).
+
+    It follows its prompt without classifier-free guidance: the low-res image already fixes the content,
+    and guidance would double the cost of the most expensive stage."""
+    sr, s = plan.model, ctx.settings
+    low = previous if previous is not None else _fork_low_res(plan, ctx)
+    if low is None:
+        low = inputs.low_res
+    schedule = training_schedule(sr)
+    cond = sr_conditioning(low, sr.config.resolution, aug_timestep(s.noise_augmentation, len(schedule)),
+                           schedule.alphas_cumprod, generator=ctx.generator)
+    prompt = prompt_network(sr, s, low.shape[0], guidance_scale=1.0)
+    diffusion = sr.config.diffusion
+    inner = sr_denoiser(prompt.network, schedule.alphas_cumprod, diffusion.prediction, diffusion.variance,
+                        cond.extra, cond.aug_level)
+    x = _forked(plan, ctx)
+    if x is None:
+        x = initial_noise((low.shape[0], 3, sr.config.resolution, sr.config.resolution), ctx.generator, ctx.device)
+    out = sample(s.sampler, guided(inner, prompt, s), x, plan.chain, variance=_variance(plan), options=_options(s),
+                 start=plan.start, generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
+    if inputs.mask is not None:  # the SR stage of an inpainting: the known pixels of the original, exactly
+        out = composite(out, inputs.image, inputs.mask)
+        ctx.show_result(out)
+    return StageOutput(out, refined=low)
+
+
+RUNNERS = {
+    Task.SAMPLE: run_sample,
+    Task.SDEDIT: run_sdedit,
+    Task.INPAINT: run_inpaint,
+    Task.SUPER_RESOLVE: run_super_resolve,
+}
+
+
+def _base_denoiser(plan: StagePlan, ctx: StageContext):
+    s = ctx.settings
+    prompt = prompt_network(plan.model, s, s.batch_size, guidance_scale=s.guidance_scale)
+    inner = model_denoiser_of(plan.model, prompt.network)
+    return guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan))
+
+
+def _step(plan: StagePlan, ctx: StageContext) -> Step:
+    s = ctx.settings
+    return sampler_spec(s.sampler).step(plan.chain, _variance(plan), ctx.generator, _options(s))
+
+
+def _variance(plan: StagePlan):
+    return plan.model.config.diffusion.variance
+
+
+def _options(s: Settings) -> SamplerOptions:
+    return SamplerOptions(eta=s.eta)
+
+
+def _forked(plan: StagePlan, ctx: StageContext) -> torch.Tensor | None:
+    """The stored x_t of the step the user forked from, exactly as the sampler held it."""
+    return None if plan.fork is None else torch.from_numpy(plan.fork.x_t).to(ctx.device)
+
+
+def _fork_low_res(plan: StagePlan, ctx: StageContext) -> torch.Tensor | None:
+    if plan.fork is None or plan.fork.low_res is None:
+        return None
+    return torch.from_numpy(plan.fork.low_res).to(ctx.device)
+
+
+def _batch(image: torch.Tensor, batch: int) -> torch.Tensor:
+    return image.expand(batch, -1, -1, -1).contiguous()
