@@ -38,8 +38,9 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(name)
     try:
-        os.chmod(tmp, 0o666 & ~current_umask())
         yield tmp
+        # after the writer, not before: safetensors writes a file of its own at this name, always 0600
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -47,8 +47,8 @@ def load_rgb(path: str | Path) -> np.ndarray:
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     except FileNotFoundError:
         raise ImageFileError(f"{path}: no such file") from None
-    except PermissionError:
-        raise ImageFileError(f"{path}: cannot read (permission denied)") from None
+    except (PermissionError, IsADirectoryError) as exc:  # the same words as any other unreadable file
+        raise ImageFileError(f"{path}: cannot read ({exc.strerror})") from None
     except OSError as exc:
         raise ImageFileError(f"{path}: not a readable image ({exc})") from None
 
@@ -63,8 +63,8 @@ def load_mask(path: str | Path) -> np.ndarray:
             return np.asarray(img.convert("L"), dtype=np.uint8).copy()
     except FileNotFoundError:
         raise ImageFileError(f"{path}: no such file") from None
-    except PermissionError:
-        raise ImageFileError(f"{path}: cannot read (permission denied)") from None
+    except (PermissionError, IsADirectoryError) as exc:  # the same words as any other unreadable file
+        raise ImageFileError(f"{path}: cannot read ({exc.strerror})") from None
     except OSError as exc:
         raise ImageFileError(f"{path}: not a readable image ({exc})") from None
 

@@ -118,3 +118,69 @@ def test_an_unreadable_input_is_a_one_line_error_with_exit_2(tmp_path, monkeypat
     monkeypatch.setattr(commands, "describe_model_path", refuse)
     assert cli.main(["info", str(model)]) == 2
     assert capsys.readouterr().err.strip() == f"studio: error: {model}: cannot read (Permission denied)"
+
+
+def unreadable(path):
+    """`path` with its read permission taken away, or a skip where this user (root) reads it anyway."""
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        pytest.skip("this user (root) reads files without read permission")
+    return path
+
+
+def test_a_model_without_read_permission_is_a_one_line_error_with_exit_2(tiny_cascade, tmp_path):
+    model = tmp_path / "base.safetensors"
+    model.write_bytes((tiny_cascade / "base.safetensors").read_bytes())
+    one_line_error(studio("info", unreadable(model)), f"{model}: cannot read (Permission denied)")
+
+
+def test_an_input_image_without_read_permission_is_a_one_line_error_with_exit_2(tiny_cascade, tmp_path):
+    painting = tmp_path / "painting.png"
+    Image.new("RGB", (16, 16), "red").save(painting)
+    one_line_error(studio("sdedit", *fast(tiny_cascade), "--image", unreadable(painting), "--out", tmp_path / "o.png"),
+                   f"{painting}: cannot read (Permission denied)")
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    yield
+    os.umask(old)
+
+
+def test_models_checkpoints_and_datasets_are_written_with_the_users_umask(tmp_path, umask_027):
+    import numpy as np
+    import torch
+
+    from studio.models.presets import tiny_classifier_config
+    from studio.train.checkpoint import Checkpoint, save_checkpoint
+    from studio.train.datasets import save_dataset
+    from tests.conftest import write_model
+
+    model = write_model(tmp_path / "m.safetensors", tiny_classifier_config())
+    save_checkpoint(tmp_path / "m.ckpt.safetensors", Checkpoint(3, "{}", "{}", {"w": torch.zeros(2)},
+                                                                {"w": torch.ones(2)}, {"param_groups": [], "state": {}},
+                                                                (0.5,)))
+    data = save_dataset(tmp_path / "d.npz", np.zeros((1, 4, 4, 3), np.uint8), ["x"])
+    files = [model, tmp_path / "m.ckpt.safetensors", data]
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in files)  # no temporary files left
+    assert [stat.S_IMODE(p.stat().st_mode) for p in files] == [0o640, 0o640, 0o640]
+
+
+def test_a_model_write_that_fails_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
+    from studio.models import files
+    from studio.models.presets import tiny_classifier_config
+    from tests.conftest import write_model
+
+    model = write_model(tmp_path / "m.safetensors", tiny_classifier_config())
+    before = model.read_bytes()
+
+    def full_disk(tensors, filename, metadata=None):
+        open(filename, "wb").write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files, "save_file", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_model(model, tiny_classifier_config())
+    assert os.listdir(tmp_path) == ["m.safetensors"] and model.read_bytes() == before
