@@ -1,4 +1,5 @@
-"""The `studio` command: the window with no arguments, and every job headless as a subcommand."""
+"""The `studio` command line: every job headless as a subcommand (with no arguments, `studio` opens the
+window instead: studio.__main__ decides, so this module never imports the window)."""
 
 from __future__ import annotations
 
@@ -252,9 +253,8 @@ def _default_model() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; errors are one line on stderr and exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
-        return _open_window()
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -271,15 +271,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("studio: cancelled", file=sys.stderr)
         return 130
-
-
-def _open_window() -> int:
-    try:
-        from studio.__main__ import run_window
-    except ImportError as exc:
-        print(f"studio: error: the window cannot start ({exc})", file=sys.stderr)
-        return 1
-    return run_window()
 
 
 if __name__ == "__main__":

@@ -16,14 +16,13 @@ from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
 from studio.core.settings import Recipe, Settings
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
+from studio.engine.models import ModelFileError, describe_models
 from studio.engine.pipeline import Pipeline
 from studio.engine.worker import JobCancelledError
 from studio.images.files import ImageFileError, load_mask, load_rgb, save_image, save_png
 from studio.images.metadata import png_chunks
 from studio.images.outputs import OutputPlan, plan_outputs
 from studio.images.sequences import SequenceFormat, export_sequence
-from studio.models.cascade import describe_model_path
-from studio.models.files import ModelFileError
 
 USER_ERRORS = (ModelFileError, ImageFileError, ValueError)
 
@@ -31,7 +30,7 @@ USER_ERRORS = (ModelFileError, ImageFileError, ValueError)
 def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Namespace], Settings]) -> int:
     try:
         if args.command == "info":
-            print(describe_model_path(Path(args.path)))
+            print(describe_models(Path(args.path)))
             return 0
         if args.command == "bench":
             from studio.engine.bench_unet import main as bench_main

@@ -1,4 +1,5 @@
-"""`studio data`, `studio train` and `studio eval`: the command-line side of studio.train."""
+"""`studio data`, `studio train` and `studio eval`: flags in, lines out; the work is studio.train's (and, to
+generate images for eval, the engine's)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from studio.core.enums import Role
 from studio.core.jobs import TextToImage
@@ -17,14 +17,11 @@ from studio.core.settings import Settings
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.pipeline import Pipeline
-from studio.models.config import ModelCard
-from studio.models.files import load_model
-from studio.train.datasets import load_dataset
+from studio.train.datasets import ImageDataset, load_dataset
 from studio.train.emoji import MissingDataError, build_emoji_dataset
+from studio.train.evaluation import evaluate, load_judge
 from studio.train.loop import TrainProgress
-from studio.train.loop import train as run_training
-from studio.train.metrics import EvalReport, accuracy, classify, frechet_distance
-from studio.train.recipes import load_recipe
+from studio.train.run import TrainRequest, run_training
 
 
 def data(args: argparse.Namespace) -> int:
@@ -37,33 +34,18 @@ def data(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    recipe = load_recipe(args.recipe)
-    if recipe.role is not Role(args.role):
-        raise ValueError(f"recipe {args.recipe!r} trains a {recipe.role.value} model, not {args.role}")
-    if args.steps is not None:
-        recipe = recipe.with_(steps=args.steps)
-    if args.budget_minutes is not None:
-        recipe = recipe.with_(budget_minutes=args.budget_minutes)
-    if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
-    dataset = load_dataset(Path(args.data))
-    for line in dataset.skipped:
-        print(f"studio: skipped {line}", file=sys.stderr)
-    device = torch.device(args.device) if args.device else None
-    card = ModelCard(
-        name=Path(args.out).stem, description=f"{recipe.role.value} model trained with Diffusion Studio",
-        training_data=f"{len(dataset)} images: {dataset.source or args.data}", licence=dataset.licence,
-        training=f"recipe {args.recipe}; {recipe.note}.",
+    request = TrainRequest(
+        recipe=args.recipe, role=Role(args.role), data=Path(args.data), out=Path(args.out), steps=args.steps,
+        budget_minutes=args.budget_minutes, max_minutes=args.max_minutes, threads=args.threads,
+        device=args.device, half=args.half,
     )
-    outcome = run_training(recipe, dataset, Path(args.out), card=card, device=device, on_progress=_progress,
-                           max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
-    if outcome.finished:
-        if args.half:
-            _halve(Path(args.out))
-        print(f"studio: trained {outcome.steps_done} steps; model written to {args.out}", file=sys.stderr)
+    run = run_training(request, on_progress=_progress,
+                       on_skipped=lambda line: print(f"studio: skipped {line}", file=sys.stderr))
+    if run.outcome.finished:
+        print(f"studio: trained {run.outcome.steps_done} steps; model written to {args.out}", file=sys.stderr)
     else:
-        print(f"studio: stopped at step {outcome.steps_done}/{recipe.steps}; run the same command to resume "
-              f"from {outcome.checkpoint_path}", file=sys.stderr)
+        print(f"studio: stopped at step {run.outcome.steps_done}/{run.recipe.steps}; run the same command to "
+              f"resume from {run.outcome.checkpoint_path}", file=sys.stderr)
     return 0
 
 
@@ -72,37 +54,17 @@ def _progress(p: TrainProgress) -> None:
           f"ETA {p.eta_seconds / 60:.1f} min", file=sys.stderr, flush=True)
 
 
-def _halve(path: Path) -> None:
-    from studio.models.files import save_model
-
-    model = load_model(path)
-    save_model(path, model.module, model.config, model.card, dtype=torch.float16)
-
-
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the subcommand's name
-    classifier = load_model(args.classifier)
-    if classifier.config.role is not Role.CLASSIFIER:
-        raise ValueError(f"{args.classifier} is not a classifier")
-    names = classifier.config.classifier.class_names
+    judge = load_judge(args.classifier)
     dataset = load_dataset(Path(args.data))
-    label = next((k for k, v in dataset.labels.items() if set(v) <= set(names)), None)
-    if label is None:
-        raise ValueError("the data's labels do not match the classifier's classes")
-    index = {n: i for i, n in enumerate(names)}
-    real_labels = np.array([index[v] for v in dataset.labels[label]])
-    real_pred, real_feat = classify(classifier.module, dataset.images)
-    images, gen_labels = _generate_per_class(args, dataset, label, names)
-    gen_pred, gen_feat = classify(classifier.module, images)
-    report = EvalReport(
-        real_accuracy=accuracy(real_pred, real_labels), generated_accuracy=accuracy(gen_pred, gen_labels),
-        frechet_distance=frechet_distance(gen_feat, real_feat), real_count=len(real_labels),
-        generated_count=len(gen_labels), classes=len(set(gen_labels.tolist())),
-    )
-    print(report.summary())
+    label = judge.label_field(dataset)
+    images, labels = _generate_per_class(args, dataset, label, judge.class_names)
+    print(evaluate(judge, dataset, label, images, labels).summary())
     return 0
 
 
-def _generate_per_class(args, dataset, label: str, names) -> tuple[np.ndarray, np.ndarray]:
+def _generate_per_class(args: argparse.Namespace, dataset: ImageDataset, label: str,
+                        names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """`per_class` images for each class, from the captions of that class's real images."""
     pipeline = Pipeline(ModelCache(choose_device(args.device)))
     base = Settings(steps=args.steps, guidance_scale=args.guidance, cascade=not args.no_cascade, seed=args.seed)

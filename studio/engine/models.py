@@ -8,8 +8,16 @@ from pathlib import Path
 
 from studio.core.enums import Role
 from studio.engine.cache import ModelCache
-from studio.models.cascade import resolve_model_path
+from studio.models.cascade import describe_model_path, resolve_model_path
 from studio.models.files import LoadedModel, ModelFileError
+
+__all__ = ["CascadeModels", "ModelFileError", "describe_models", "load_cascade"]
+
+
+def describe_models(path: str | Path) -> str:
+    """`studio info`'s text: the card and config of every file of a model or cascade (headers only);
+    ModelFileError with one line when a file is not a good model file."""
+    return describe_model_path(path)
 
 
 @dataclass(frozen=True, eq=False)

@@ -117,3 +117,14 @@ def test_sdedit_inpaint_and_upscale_run_from_image_files(tiny_cascade, tmp_path)
         assert "was resized" in result.stderr
         recipe = json.loads(Image.open(tmp_path / f"{command}.png").text["studio"])
         assert recipe["kind"] in ("strokes-to-image", "inpaint", "upscale")
+
+
+def test_with_no_arguments_the_entry_opens_the_window_and_the_cli_alone_asks_for_a_command(monkeypatch, capsys):
+    import studio.__main__ as entry
+    from studio.cli import main
+
+    monkeypatch.setattr(entry, "run_window", lambda: 7)
+    assert entry.main([]) == 7
+    assert entry.main(["frobnicate"]) == 2 and "invalid choice" in capsys.readouterr().err
+    assert main([]) == 2
+    assert capsys.readouterr().err == "studio: error: no command given; see `studio --help`\n"

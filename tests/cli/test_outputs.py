@@ -115,7 +115,7 @@ def test_an_unreadable_input_is_a_one_line_error_with_exit_2(tmp_path, monkeypat
     def refuse(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(commands, "describe_model_path", refuse)
+    monkeypatch.setattr(commands, "describe_models", refuse)
     assert cli.main(["info", str(model)]) == 2
     assert capsys.readouterr().err.strip() == f"studio: error: {model}: cannot read (Permission denied)"
 

@@ -36,3 +36,16 @@ def test_a_recipe_for_another_role_is_refused(tmp_path, capsys):
     assert main(["train", "--role", "sr", "--data", str(tmp_path), "--recipe", "tiny-base",
                  "--out", str(tmp_path / "m.safetensors")]) == 2
     assert "trains a base model, not sr" in capsys.readouterr().err
+
+
+def test_half_rewrites_the_finished_model_in_float16(tmp_path, capsys):
+    from safetensors import safe_open
+
+    rng = np.random.default_rng(2)
+    data = save_dataset(tmp_path / "d.npz", rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8), ["a"] * 4)
+    out = tmp_path / "m.safetensors"
+    assert main(["train", "--role", "base", "--data", str(data), "--recipe", "tiny-base", "--steps", "2",
+                 "--half", "--out", str(out)]) == 0, capsys.readouterr().err
+    with safe_open(str(out), framework="pt") as f:
+        assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} == {"F16"}
+        assert f.metadata()["studio.dtype"] == "float16"

@@ -94,7 +94,7 @@ def test_the_real_dynamic_loader_reports_the_library_the_plugin_lacks(tmp_path):
 
 def test_diffusion_studio_without_a_display_prints_one_line_and_exits_2():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    done = subprocess.run([sys.executable, "-c", "import sys; from studio.cli import main; sys.exit(main([]))"],
+    done = subprocess.run([sys.executable, "-c", "import sys; from studio.__main__ import main; sys.exit(main([]))"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr == f"studio: error: {NO_DISPLAY}\n" and done.stdout == ""
@@ -121,18 +121,20 @@ def test_every_key_in_the_help_dialog_is_a_registered_shortcut_and_every_shortcu
 # --- brush sliders, model card, model label ---------------------------------------------------------
 def test_brush_sliders_show_their_values_and_follow_the_bracket_keys(make_window, qtbot):
     window = make_window()
-    assert (window.brush_size_value.text(), window.hardness_value.text(), window.opacity_value.text()) == (
+    values, sliders = window.tool_bar.values, window.tool_bar.sliders
+    assert (values["brush_size"].text(), values["hardness"].text(), values["opacity"].text()) == (
         "24 px", "70%", "100%")
-    window.hardness_slider.setValue(35)
-    assert window.hardness_value.text() == "35%" and window.doc.hardness == pytest.approx(0.35)
+    sliders["hardness"].setValue(35)
+    assert values["hardness"].text() == "35%" and window.doc.hardness == pytest.approx(0.35)
     window.actions["brush_larger"].trigger()  # "]"
-    assert window.brush_size_value.text() == "31 px" and window.doc.brush_size == 31
+    assert values["brush_size"].text() == "31 px" and window.doc.brush_size == 31
 
 
 def test_opening_a_model_shows_no_card_until_asked(make_window, qtbot, monkeypatch, tiny_cascade):
     window = make_window(model=None)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tiny_cascade / "cascade.json"), ""))
-    window.open_model()
+    with qtbot.waitSignal(window.session.model_changed, timeout=10_000):
+        window.actions["open_model"].trigger()  # File → Open model file…
     assert window.session.model is not None and not window.findChildren(QMessageBox)
     window.panel.card.click()
     cards = window.findChildren(QMessageBox)
