@@ -1,7 +1,10 @@
-"""The worker with a scripted runner: ordering, cancellation, failures. Real pipelines: test_pipeline."""
+"""The worker with a scripted runner: ordering, cancellation, failures. Real pipelines: test_pipeline.
+
+No test depends on timing: a runner can hold its job inside the first step until the test releases it, so
+"while a job is running" is a fact, not a guess about how long a sleep lasts.
+"""
 
 import threading
-import time
 
 import numpy as np
 
@@ -10,14 +13,22 @@ from studio.core.jobs import TextToImage
 from studio.core.settings import Settings
 from studio.engine.worker import JobCancelledError, Worker
 
+TIMEOUT = 10  # seconds; only reached if the worker hangs
 
-class ScriptedRunner:
-    """Runs `steps` fake steps per job, checking the cancel flag between them like a sampler."""
 
-    def __init__(self, steps=5, delay=0.01):
-        self.steps, self.delay = steps, delay
-        self.ran = []
-        self.step_started = threading.Event()
+class GatedRunner:
+    """Runs `steps` fake steps per job, checking the cancel flag between them like a sampler.
+
+    Made with `hold=True`, every job waits inside its first step (`inside` is set) until `release` is set.
+    """
+
+    def __init__(self, steps: int = 5, *, hold: bool = False) -> None:
+        self.steps = steps
+        self.ran: list[int] = []
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
 
     def run(self, job, job_id, cancel, emit):
         if job.settings.prompt == "explode":
@@ -26,8 +37,8 @@ class ScriptedRunner:
         for i in range(self.steps):
             if cancel.is_set():
                 raise JobCancelledError(last, None)
-            self.step_started.set()
-            time.sleep(self.delay)
+            self.inside.set()
+            assert self.release.wait(TIMEOUT)
             last = np.full((1, 2, 2, 3), i, np.uint8)
         self.ran.append(job_id)
         return job.settings.prompt
@@ -43,64 +54,71 @@ def _worker(runner):
 
 
 def test_jobs_run_one_at_a_time_in_submission_order():
-    runner = ScriptedRunner()
+    runner = GatedRunner(hold=True)
     worker, events = _worker(runner)
     with worker:
         ids = [worker.submit(_job(p)) for p in "abc"]
-        assert worker.wait_idle(5)
+        assert runner.inside.wait(TIMEOUT)
+        assert runner.ran == [] and not worker.wait_idle(0)  # the first is held: nothing has finished
+        runner.release.set()
+        assert worker.wait_idle(TIMEOUT)
     assert runner.ran == ids
     assert [e.result for e in events if isinstance(e, JobFinished)] == ["a", "b", "c"]
 
 
 def test_a_failing_job_reports_one_line_and_the_next_job_still_runs():
-    runner = ScriptedRunner()
+    runner = GatedRunner()
     worker, events = _worker(runner)
     with worker:
         bad = worker.submit(_job("explode"))
         good = worker.submit(_job("fine"))
-        assert worker.wait_idle(5)
+        assert worker.wait_idle(TIMEOUT)
     failed = [e for e in events if isinstance(e, JobFailed)]
     assert failed == [JobFailed(bad, "the network blew up")]
     assert [e.job_id for e in events if isinstance(e, JobFinished)] == [good]
 
 
 def test_cancelling_the_running_job_keeps_its_last_preview_and_frees_the_worker():
-    runner = ScriptedRunner(steps=200, delay=0.01)
+    runner = GatedRunner(steps=200, hold=True)
     worker, events = _worker(runner)
     with worker:
         first = worker.submit(_job("slow"))
-        assert runner.step_started.wait(5)
+        assert runner.inside.wait(TIMEOUT)  # the first job is inside step 1 now
         worker.cancel(first)
-        runner.steps = 2
+        runner.release.set()  # step 1 finishes; the check before step 2 sees the cancel
         second = worker.submit(_job("next"))
-        assert worker.wait_idle(5)
+        assert worker.wait_idle(TIMEOUT)
     cancelled = [e for e in events if isinstance(e, JobCancelled)]
     assert [e.job_id for e in cancelled] == [first]
-    assert cancelled[0].last_x0 is not None
+    assert cancelled[0].last_x0 is not None and int(cancelled[0].last_x0.max()) == 0  # step 1's preview
     assert [e.job_id for e in events if isinstance(e, JobFinished)] == [second]
+    assert runner.ran == [second]
 
 
 def test_a_queued_job_can_be_cancelled_before_it_starts():
-    runner = ScriptedRunner(steps=20)
+    runner = GatedRunner(hold=True)
     worker, events = _worker(runner)
     with worker:
-        worker.submit(_job("first"))
+        first = worker.submit(_job("first"))
+        assert runner.inside.wait(TIMEOUT)  # the first job is running, so the next one is still queued
         queued = worker.submit(_job("never"))
         worker.cancel(queued)
-        assert worker.wait_idle(5)
+        runner.release.set()
+        assert worker.wait_idle(TIMEOUT)
     assert [e.job_id for e in events if isinstance(e, JobCancelled)] == [queued]
-    assert queued not in runner.ran
+    assert runner.ran == [first]
 
 
-def test_cancel_all_drops_everything_queued():
-    runner = ScriptedRunner(steps=50)
+def test_cancel_all_drops_the_running_job_and_everything_queued():
+    runner = GatedRunner(steps=50, hold=True)
     worker, events = _worker(runner)
     with worker:
         ids = [worker.submit(_job(p)) for p in "abcd"]
-        assert runner.step_started.wait(5)
+        assert runner.inside.wait(TIMEOUT)
         worker.cancel_all()
-        assert worker.wait_idle(5)
+        runner.release.set()
+        assert worker.wait_idle(TIMEOUT)
         later = worker.submit(_job("later"))
-        assert worker.wait_idle(5)
+        assert worker.wait_idle(TIMEOUT)
     assert sorted(e.job_id for e in events if isinstance(e, JobCancelled)) == ids
     assert runner.ran == [later]
