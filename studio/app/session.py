@@ -15,11 +15,11 @@ from studio.app.generation import GenerationModel, Mode
 from studio.app.properties import Property, load_properties, properties_of, save_properties
 from studio.app.runner import JobRunner
 from studio.app.timeline import Timeline
-from studio.core.enums import SamplerKind
 from studio.core.events import JobCancelled, Result
 from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
 from studio.core.paths import default_model_path
 from studio.core.settings import Stage
+from studio.diffusion.samplers import sampler_spec
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.model_info import ModelFileError, ModelSummary, summarize
@@ -120,7 +120,7 @@ class Session(QObject):
             Control.CLASS_GUIDANCE: m is not None and bool(m.class_names) and mode is not Mode.UPSCALE,
             Control.NOISE_AUGMENTATION: has_sr and (mode is Mode.UPSCALE or self.generation.cascade),
             Control.CASCADE: has_sr and mode is not Mode.UPSCALE,
-            Control.ETA: self.generation.sampler is SamplerKind.DDIM,
+            Control.ETA: "eta" in sampler_spec(self.generation.sampler).options,  # the samplers that read η
             Control.GUIDANCE: mode is not Mode.UPSCALE,
             Control.GENERATE: m is not None and not self.runner.running and (m.has_base or mode is Mode.UPSCALE),
         }
