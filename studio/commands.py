@@ -57,16 +57,22 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
         raise
     except USER_ERRORS as exc:
         raise CliError(" ".join(str(exc).split())) from None
-    except OSError as exc:  # a file the user named cannot be read: their problem to fix, exit 2
+    except OSError as exc:
         if exc.filename is None:
-            raise
+            return _failed(exc)
+        # a file the user named cannot be read (outputs were checked before the job): theirs to fix, exit 2
         raise CliError(f"{exc.filename}: cannot read ({exc.strerror or exc})") from None
     except JobCancelledError:
         print("studio: cancelled", file=sys.stderr)
         return 130
-    except Exception as exc:  # no traceback for the user; the message says what failed
-        print(f"studio: failed: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _failed(exc)
+
+
+def _failed(exc: Exception) -> int:
+    """A failure that is not the user's: one line naming it, no traceback, exit status 1."""
+    print(f"studio: failed: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+    return 1
 
 
 def recipe_differences(wanted: Recipe | None, made: Recipe) -> list[str]:

@@ -17,6 +17,7 @@ from studio.core.settings import Settings
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.pipeline import Pipeline
+from studio.images.outputs import check_writable_folder
 from studio.train.datasets import ImageDataset, load_dataset
 from studio.train.emoji import MissingDataError, build_emoji_dataset
 from studio.train.evaluation import evaluate, load_judge
@@ -25,6 +26,7 @@ from studio.train.run import TrainRequest, run_training
 
 
 def data(args: argparse.Namespace) -> int:
+    check_writable_folder(Path(args.out))
     try:
         count = build_emoji_dataset(Path(args.out), size=args.size, limit=args.limit, skin_tones=args.skin_tones)
     except MissingDataError as exc:
@@ -34,6 +36,7 @@ def data(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    check_writable_folder(Path(args.out).parent)  # before hours of training, not after
     request = TrainRequest(
         recipe=args.recipe, role=Role(args.role), data=Path(args.data), out=Path(args.out), steps=args.steps,
         budget_minutes=args.budget_minutes, max_minutes=args.max_minutes, threads=args.threads,

@@ -53,7 +53,7 @@ def plan_outputs(out: Path, count: int, steps_dir: str | None, sequence: Sequenc
         if folder.exists() and not folder.is_dir():
             raise OutputError(f"{folder}: not a folder")
         if sequence is SequenceFormat.FRAMES:
-            _check_folder(folder)
+            check_writable_folder(folder)
             if not overwrite and folder.is_dir() and next(folder.glob(FRAME_GLOB), None) is not None:
                 raise OutputError(f"{folder}: already holds step frames (use --overwrite to replace them)")
             plan = OutputPlan(images, image_format, folder, sequence)
@@ -76,13 +76,16 @@ def _check_file(path: Path, overwrite: bool) -> None:
         raise OutputError(f"{path}: cannot write (Is a directory)")
     if path.exists() and not overwrite:
         raise OutputError(f"{path}: already exists (use --overwrite to replace it)")
-    _check_folder(path.parent if str(path.parent) else Path("."))
+    check_writable_folder(path.parent if str(path.parent) else Path("."))
 
 
-def _check_folder(folder: Path) -> None:
-    """The folder, or the nearest part of it that exists (the rest will be made), must be writable."""
+def check_writable_folder(folder: Path) -> None:
+    """The folder, or the nearest part of it that exists (the rest will be made), must be writable —
+    checked before a long job, so that its result is not lost at the end."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir():
+        raise OutputError(f"{existing}: cannot write here (Not a directory)")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"{existing}: cannot write here (Permission denied)")

@@ -184,3 +184,14 @@ def test_a_model_write_that_fails_leaves_the_old_file_and_no_debris(tmp_path, mo
     with pytest.raises(OSError, match="No space left"):
         write_model(model, tiny_classifier_config())
     assert os.listdir(tmp_path) == ["m.safetensors"] and model.read_bytes() == before
+
+
+def test_a_system_error_naming_no_file_is_a_failure_line_with_exit_1(tmp_path, monkeypatch, capsys):
+    from studio import cli, commands
+
+    def broken(path):
+        raise OSError("device gone")
+
+    monkeypatch.setattr(commands, "describe_models", broken)
+    assert cli.main(["info", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == "studio: failed: OSError: device gone\n"

@@ -49,3 +49,10 @@ def test_half_rewrites_the_finished_model_in_float16(tmp_path, capsys):
     with safe_open(str(out), framework="pt") as f:
         assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} == {"F16"}
         assert f.metadata()["studio.dtype"] == "float16"
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_training(tmp_path, capsys):
+    (tmp_path / "blocker").write_text("")
+    assert main(["train", "--role", "base", "--data", str(tmp_path / "missing.npz"), "--recipe", "tiny-base",
+                 "--out", str(tmp_path / "blocker" / "m.safetensors")]) == 2
+    assert capsys.readouterr().err == f"studio: error: {tmp_path / 'blocker'}: cannot write here (Not a directory)\n"
