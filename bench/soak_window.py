@@ -65,10 +65,10 @@ def child(runs: int, model: str | None) -> int:
 
     from studio.app.generation import Mode
     from studio.app.session import Session
-    from studio.ui.canvas_document import Tool
     from studio.ui.main_window import build_window
+    from studio.ui.tools import Tool
 
-    app = QApplication(sys.argv)  # noqa: F841 - kept alive for the whole soak
+    app = QApplication(sys.argv)  # kept alive for the whole soak
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     model = model or str(tiny_cascade(work / "models"))
     settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
@@ -76,6 +76,8 @@ def child(runs: int, model: str | None) -> int:
     window = build_window(lambda doc: Session(doc, folder=work / "data", settings=settings))
     window.show()
     g, session, panel = window.session.generation, window.session, window.panel
+    while session.opening:  # the last model is read in the background; Generate waits for it
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 100)
     g.steps, g.sr_steps = 12, 6
 
     gaps, last = [0.0], [time.perf_counter()]
@@ -90,14 +92,13 @@ def child(runs: int, model: str | None) -> int:
     timer.timeout.connect(tick)
 
     # paint something to refine and a mask to fill
-    window.doc.begin_stroke(QPointF(30, 30))
-    window.doc.continue_stroke(QPointF(200, 160))
-    window.doc.end_stroke()
-    window.doc.tool = Tool.MASK
-    window.doc.begin_stroke(QPointF(60, 60))
-    window.doc.continue_stroke(QPointF(120, 120))
-    window.doc.end_stroke()
-    window.doc.tool = Tool.BRUSH
+    for tool, start, end in ((Tool.BRUSH, QPointF(30, 30), QPointF(200, 160)),
+                             (Tool.MASK, QPointF(60, 60), QPointF(120, 120))):
+        window.tools.select(tool)
+        window.tools.press(start)
+        window.tools.move(end)
+        window.tools.release()
+    window.tools.select(Tool.BRUSH)
 
     def wait_for_end() -> str:
         loop, outcome = QEventLoop(), []

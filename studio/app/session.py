@@ -1,19 +1,26 @@
-"""The session: the model in use, the settings, the runner, the gallery and the timeline together."""
+"""The session: the model in use, the settings, the runner, the gallery and the timeline together.
+
+Every view model the window binds to hangs off it; it is built and tested without a window (tests/app run it
+against a fake engine). Slow work — reading a model, exporting a sequence — goes to `background`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 
-from studio.app.gallery import Gallery
+from studio.app.background import Background
+from studio.app.canvas import Canvas, CanvasFiles
+from studio.app.gallery import Gallery, GalleryEntry
 from studio.app.generation import GenerationModel, Mode
 from studio.app.properties import Property, load_properties, properties_of, save_properties
 from studio.app.runner import JobRunner
+from studio.app.schedule import CurveFn, SchedulePreview
 from studio.app.timeline import Timeline
 from studio.core.events import JobCancelled, Result
 from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
@@ -22,9 +29,10 @@ from studio.core.settings import Stage
 from studio.diffusion.samplers import sampler_spec
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
-from studio.engine.model_info import ModelFileError, ModelSummary, summarize
+from studio.engine.model_info import ModelFileError, ModelSummary, schedule_curve, summarize
 from studio.engine.pipeline import Pipeline
 from studio.engine.worker import Runner
+from studio.images.sequences import SequenceFormat, export_sequence
 
 SAVE_DELAY_MS = 500  # settings are written this long after the last change
 
@@ -42,12 +50,26 @@ class Control(str, Enum):
     GENERATE = "generate"
 
 
-class Canvas(Protocol):
-    """What the session reads from the canvas: the painting and the mask, as uint8 arrays."""
+class _Task(Enum):
+    OPEN_MODEL = "open model"  # opening another model supersedes an opening still under way
+    EXPORT_SEQUENCE = "export sequence"
 
-    def painting(self) -> np.ndarray: ...
 
-    def mask(self) -> np.ndarray: ...
+@dataclass(frozen=True)
+class Opened:
+    path: str  # as the user gave it (a file, a cascade folder or its cascade.json)
+    summary: ModelSummary
+
+
+def first_readable(paths: list[str], read: Callable[[str], ModelSummary]) -> Opened:
+    """The first of `paths` that reads as a model; ModelFileError for the first one's problem if none does."""
+    problems: list[ModelFileError] = []
+    for path in paths:
+        try:
+            return Opened(path, read(path))
+        except ModelFileError as exc:
+            problems.append(exc)
+    raise problems[0]
 
 
 def data_folder() -> Path:
@@ -58,29 +80,45 @@ class Session(QObject):
     model_path_changed = Signal(str)
     model_path = Property("")
     model_changed = Signal(object)  # ModelSummary | None
+    opening_changed = Signal(str)
+    opening = Property("", persist=False)  # the model being read in the background; "" when none
     error = Signal(str)  # one line for the status bar or a dialog
     message = Signal(str)
     partial_changed = Signal(object)  # the cancelled run's last x̂₀ (uint8 [B, H, W, 3]) or None
 
     def __init__(self, canvas: Canvas, *, runner: Runner | None = None, folder: Path | None = None,
-                 settings: QSettings | None = None, parent: QObject | None = None) -> None:
+                 settings: QSettings | None = None, read_model: Callable[[str], ModelSummary] = summarize,
+                 curve_of: CurveFn = schedule_curve, parent: QObject | None = None) -> None:
+        """`runner`, `read_model` and `curve_of` are the engine; tests pass fakes (DESIGN §14.10)."""
         super().__init__(parent)
         self.canvas = canvas
         self.folder = folder or data_folder()
         self.qsettings = settings or QSettings()
+        self._read_model = read_model
+        self.background = Background(self)
         self.generation = GenerationModel(self)
         self.runner = JobRunner(runner or Pipeline(ModelCache(choose_device())), self)
         self.gallery = Gallery(self.folder / "gallery", self)
         self.timeline = Timeline(self)
+        self.canvas_files = CanvasFiles(canvas, self.folder, self.generation, self.background, self)
+        self.schedule = SchedulePreview(self.generation, canvas, self.background, curve_of=curve_of, parent=self)
         self.model: ModelSummary | None = None
         self.partial: np.ndarray | None = None
         self.last_result: Result | None = None
+        self._wire()
+        self._watch_settings()
+
+    def _wire(self) -> None:
         self.runner.finished.connect(self._on_finished)
         self.runner.cancelled.connect(self._on_cancelled)
         self.runner.failed.connect(self.error)
         self.runner.note.connect(self.message)
-        self.gallery.error.connect(self.error)
-        self._watch_settings()
+        self.runner.step.connect(lambda event: self.schedule.show_frame(event.frame))
+        self.timeline.index_changed.connect(lambda _: self.schedule.show_frame(self.timeline.current()))
+        self.model_changed.connect(self.schedule.set_model)
+        for part in (self.gallery, self.canvas_files, self.schedule):
+            part.error.connect(self.error)
+        self.canvas_files.message.connect(self.message)
 
     def _watch_settings(self) -> None:
         """Save the settings shortly after any of them changes, so a crash loses none of them."""
@@ -91,25 +129,40 @@ class Session(QObject):
         self.model_path_changed.connect(self._save_timer.start)
 
     # --- models -------------------------------------------------------------------------------
-    def open_model(self, path: str | Path) -> bool:
-        """Switch to a model file or cascade; a bad file leaves the current model in place."""
-        try:
-            summary = summarize(path)
-        except ModelFileError as exc:
-            self.error.emit(str(exc))
-            return False
-        self.model = summary
-        self.model_path = str(path)
-        self.model_changed.emit(summary)
-        return True
+    def open_model(self, path: str | Path) -> None:
+        """Start reading a model file or cascade in the background and return at once; `model_changed`
+        follows, or `error` — a bad file leaves the current model in place. While it reads, `opening` names
+        it and Generate waits; opening another model meanwhile supersedes this one."""
+        path, read = str(path), self._read_model
+        self._start_opening(path, lambda: Opened(path, read(path)), self._open_failed)
 
     def open_default_model(self) -> None:
-        candidates = [self.model_path] if self.model_path else []
-        candidates.append(str(default_model_path()))
-        for path in candidates:
-            if path and Path(path).exists() and self.open_model(path):
-                return
-        self.message.emit("no model yet: choose “Open model file…”")
+        """The model of the last session, else the shipped one (in the background, as `open_model`)."""
+        candidates = [p for p in (self.model_path, str(default_model_path())) if p and Path(p).exists()]
+        if not candidates:
+            self.message.emit("no model yet: choose “Open model file…”")
+            return
+        read = self._read_model
+        self._start_opening(candidates[0], lambda: first_readable(candidates, read), self._no_model)
+
+    def _start_opening(self, label: str, task: Callable[[], Opened], on_error: Callable[[str], None]) -> None:
+        self.opening = label
+        self.background.run_in_background(task, self._opened, on_error, key=_Task.OPEN_MODEL)
+
+    def _opened(self, opened: Opened) -> None:
+        self.model, self.model_path = opened.summary, opened.path
+        self.opening = ""
+        self.model_changed.emit(opened.summary)
+        self.message.emit(f"opened {opened.summary.name} (its card: Model card…)")
+
+    def _open_failed(self, message: str) -> None:
+        self.opening = ""
+        self.error.emit(message)
+
+    def _no_model(self, message: str) -> None:
+        self._open_failed(message)
+        if self.model is None:
+            self.message.emit("no model yet: choose “Open model file…”")
 
     def applies(self, control: Control) -> bool:
         """Whether a panel control applies to the current mode and model (others are disabled)."""
@@ -122,7 +175,8 @@ class Session(QObject):
             Control.CASCADE: has_sr and mode is not Mode.UPSCALE,
             Control.ETA: "eta" in sampler_spec(self.generation.sampler).options,  # the samplers that read η
             Control.GUIDANCE: mode is not Mode.UPSCALE,
-            Control.GENERATE: m is not None and not self.runner.running and (m.has_base or mode is Mode.UPSCALE),
+            Control.GENERATE: m is not None and not self.runner.running and not self.opening
+            and (m.has_base or mode is Mode.UPSCALE),
         }
         return rules.get(control, True)
 
@@ -132,6 +186,9 @@ class Session(QObject):
         while one is going this refuses (with a hint) rather than queueing behind the disabled button."""
         if self.runner.running:
             self.message.emit("a run is going: Esc cancels it")
+            return None
+        if self.opening:  # the run would otherwise go to the model being replaced
+            self.message.emit("a model is opening: Generate works once it is read")
             return None
         if self.model is None:
             self.error.emit("open a model first")
@@ -201,6 +258,46 @@ class Session(QObject):
     def drop_partial(self) -> None:
         self._set_partial(None)
 
+    # --- gallery entries and the canvas -------------------------------------------------------
+    def reuse(self, entry: GalleryEntry) -> None:
+        """Put a result's settings and mode back (a kept partial has none to give)."""
+        if entry.recipe is None:
+            self.error.emit("a cancelled run's image has no settings to reuse")
+            return
+        self.generation.apply(entry.recipe)
+
+    def send_to_canvas(self, entry: GalleryEntry) -> None:
+        self.canvas.place_image(entry.image, "send to canvas")
+
+    def upscale(self, entry: GalleryEntry) -> int | None:
+        """Run the super-resolution stage on a gallery image: it becomes the canvas, the mode Upscale. An image
+        already at the SR stage's output size is refused with a message: it would come back the same size."""
+        height, width = entry.image.shape[:2]
+        if self.model is not None and self.model.has_sr and min(height, width) >= self.model.output_resolution:
+            self.error.emit(f"this image is already {width}×{height} px, the size this model's super-resolution "
+                            "stage makes: there is nothing to upscale")
+            return None
+        self.canvas.place_image(entry.image, "upscale input")
+        self.generation.mode = Mode.UPSCALE
+        return self.generate()
+
+    def open_image(self, path: str | Path) -> bool:
+        return self.canvas_files.open_image(path)
+
+    def export_sequence(self, path: str | Path, fmt: SequenceFormat) -> bool:
+        """Write the last run's steps (x_t beside x̂₀) in the background; `message` or `error` follows.
+        False, with an error, when there is nothing to export."""
+        frames = self.timeline.frames
+        if not frames:
+            self.error.emit("run something first: there are no steps to export")
+            return False
+        pairs, target = [(f.x_t_preview[0], f.x0_preview[0]) for f in frames], Path(path)
+        self.background.run_in_background(
+            lambda: export_sequence(pairs, target, fmt),
+            lambda _: self.message.emit(f"{len(pairs)} steps exported to {target}"), self.error.emit,
+            key=_Task.EXPORT_SEQUENCE)
+        return True
+
     # --- persistence --------------------------------------------------------------------------
     def save_settings(self) -> None:
         save_properties(self.generation, self.qsettings, "generation")
@@ -208,11 +305,20 @@ class Session(QObject):
         self.qsettings.sync()
 
     def restore(self) -> None:
+        """Start-up: the settings, the canvas and the gallery of the last session (quick, here), then its
+        model (read in the background)."""
         load_properties(self.generation, self.qsettings, "generation")
         self.model_path = str(self.qsettings.value("model/path", "") or "")
+        self.canvas_files.restore()
         self.gallery.load()
         self.open_default_model()
 
     def shutdown(self) -> None:
+        """Save what a next start restores, stop every timer and thread; safe to call twice."""
+        self.canvas_files.stop()
+        self.schedule.stop()
+        self.timeline.stop()
         self.save_settings()
+        self.canvas_files.save()
+        self.background.shutdown()
         self.runner.shutdown()

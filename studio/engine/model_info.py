@@ -11,7 +11,7 @@ from studio.diffusion.schedule import make_schedule, respace
 from studio.models.cascade import describe_model_path, resolve_model_path
 from studio.models.files import ModelFileError, read_model_info
 
-__all__ = ["ModelFileError", "ModelSummary", "schedule_curve", "summarize"]
+__all__ = ["ModelFileError", "ModelSummary", "ScheduleCurve", "schedule_curve", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,19 @@ class ModelSummary:
     sr_schedule: str = ""
 
 
+@dataclass(frozen=True)
+class ScheduleCurve:
+    """What the schedule plot draws for one stage: its noise schedule and the steps a run visits."""
+
+    stage: Stage
+    log_snr: tuple[float, ...]  # at every training timestep of the stage's model
+    chain: tuple[int, ...]  # the timesteps a run of the chosen number of steps visits, high to low
+
+
 def summarize(path: str | Path) -> ModelSummary:
-    """Read headers only (no weights); raises ModelFileError with a one-line message."""
+    """Check every file of the model or cascade against its header (no weights are loaded), read the cards
+    and the digests; raises ModelFileError with a one-line message. Takes seconds on a large file the first
+    time (the digest): the window calls it off the UI thread."""
     cascade = resolve_model_path(Path(path))
     base = read_model_info(cascade.base) if cascade.base else None
     sr = read_model_info(cascade.sr) if cascade.sr else None
@@ -50,12 +61,12 @@ def summarize(path: str | Path) -> ModelSummary:
     )
 
 
-def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE) -> tuple[list[float], list[int]]:
+def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE) -> ScheduleCurve:
     """log SNR at every training timestep of the stage's model, and the timesteps a `steps`-step chain
-    visits."""
+    visits (torch: the window calls it off the UI thread)."""
     kind, length = summary.schedule, summary.timesteps
     if stage is Stage.SR and summary.sr_timesteps:
         kind, length = summary.sr_schedule, summary.sr_timesteps
     schedule = make_schedule(ScheduleKind(kind), length)
     chain = respace(schedule, max(1, min(steps, length)))
-    return schedule.log_snr.tolist(), chain.timesteps.tolist()
+    return ScheduleCurve(stage, tuple(schedule.log_snr.tolist()), tuple(chain.timesteps.tolist()))

@@ -1,5 +1,6 @@
 """Every command of the window with its keys, in one table: menus, the tool bar, the shortcuts and
-the Help → Keyboard shortcuts dialog are all built from it, so the list a user reads is the list that works."""
+the Help → Keyboard shortcuts dialog are all built from it, so the list a user reads is the list that works.
+The canvas tools' commands come from their own table (ui/tools.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from studio.ui.tools import TOOLS, command_name
 
 
 class Menu(str, Enum):
@@ -52,12 +55,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("generate", "Generate", ("Ctrl+Return", "Ctrl+Enter"), Menu.RUN),
     Command("cancel", "Cancel the run", ("Escape",), Menu.RUN),
     Command("fork", "Fork from the selected step", (), Menu.RUN),
-    Command("tool.brush", "Brush", ("B",), Menu.TOOLS, checkable=True),
-    Command("tool.eraser", "Eraser", ("E",), Menu.TOOLS, checkable=True),
-    Command("tool.mask", "Mask", ("M",), Menu.TOOLS, checkable=True),
-    Command("tool.mask eraser", "Unmask", ("Shift+M",), Menu.TOOLS, checkable=True),
-    Command("tool.eyedropper", "Pick a colour", ("I",), Menu.TOOLS, checkable=True),
-    Command("tool.fill", "Fill", ("G",), Menu.TOOLS, checkable=True),
+    *(Command(command_name(tool.kind), tool.label, tool.keys, Menu.TOOLS, checkable=True) for tool in TOOLS),
     Command("brush_smaller", "Smaller brush", ("[",), Menu.TOOLS),
     Command("brush_larger", "Larger brush", ("]",), Menu.TOOLS),
     Command("shortcuts", "Keyboard shortcuts…", ("F1",), Menu.HELP),

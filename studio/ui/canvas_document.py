@@ -1,11 +1,13 @@
-"""The canvas document: a paint layer and a mask layer, brush strokes, and undo/redo.
+"""The canvas document: a paint layer and a mask layer, the brush, the edits tools make, and undo/redo.
 
 Layers are QImages; every stroke (or fill, clear, image load) is one QUndoStack command holding the
-layer before and after, so undo is exact.
+layer before and after, so undo is exact. Which edit a mouse press makes is the tool's business
+(ui/tools.py); the document offers the edits.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -13,20 +15,20 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QRadialGradient, QUndoCommand, QUndoStack
 
 CANVAS_SIZE = 256
-
-
-class Tool(str, Enum):
-    BRUSH = "brush"
-    ERASER = "eraser"
-    MASK = "mask"
-    MASK_ERASER = "mask eraser"
-    EYEDROPPER = "eyedropper"
-    FILL = "fill"
+WHITE = QColor(255, 255, 255)
 
 
 class Layer(str, Enum):
     PAINT = "paint"
     MASK = "mask"
+
+
+@dataclass(frozen=True, eq=False)
+class _Stroke:
+    layer: Layer
+    colour: QColor
+    erase: bool  # take coverage away (the unmask brush) instead of laying colour down
+    before: QImage  # the layer when the stroke began, for its undo step
 
 
 class _Snapshot(QUndoCommand):
@@ -57,12 +59,11 @@ class CanvasDocument(QObject):
         self.mask_layer = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
         self.mask_layer.fill(Qt.GlobalColor.transparent)
         self.undo_stack = QUndoStack(self)
-        self.tool = Tool.BRUSH
         self.colour = QColor(220, 40, 40)
         self.brush_size = 24.0
         self.hardness = 0.7
         self.opacity = 1.0
-        self._stroke_before: QImage | None = None
+        self._stroke: _Stroke | None = None
         self._last: QPointF | None = None
 
     # --- layers -------------------------------------------------------------------------------
@@ -76,19 +77,10 @@ class CanvasDocument(QObject):
             self.mask_layer = image
         self.changed.emit()
 
-    def _target(self) -> Layer:
-        return Layer.MASK if self.tool in (Tool.MASK, Tool.MASK_ERASER) else Layer.PAINT
-
     # --- strokes ------------------------------------------------------------------------------
-    def begin_stroke(self, point: QPointF) -> None:
-        if self.tool is Tool.EYEDROPPER:
-            self.colour = QColor(self.paint.pixel(int(point.x()), int(point.y())))
-            self.colour_picked.emit(self.colour)
-            return
-        if self.tool is Tool.FILL:
-            self.flood_fill(int(point.x()), int(point.y()))
-            return
-        self._stroke_before = self.layer(self._target()).copy()
+    def begin_stroke(self, point: QPointF, layer: Layer, colour: QColor, *, erase: bool = False) -> None:
+        """Start a brush stroke on a layer with a dab at `point`; `end_stroke` makes it one undo step."""
+        self._stroke = _Stroke(layer, QColor(colour), erase, self.layer(layer).copy())
         self._last = point
         self._dab(point)
 
@@ -104,27 +96,22 @@ class CanvasDocument(QObject):
         if steps:
             self._last = point
 
-    def end_stroke(self) -> None:
-        if self._stroke_before is None:
+    def end_stroke(self, text: str = "stroke") -> None:
+        stroke = self._stroke
+        if stroke is None:
             return
-        target = self._target()
-        self.undo_stack.push(_Snapshot(self, target, self._stroke_before, self.layer(target).copy(), self.tool.value))
-        self._stroke_before, self._last = None, None
+        self.undo_stack.push(_Snapshot(self, stroke.layer, stroke.before, self.layer(stroke.layer).copy(), text))
+        self._stroke, self._last = None, None
 
     def _dab(self, point: QPointF) -> None:
-        target = self._target()
-        image = self.layer(target)
+        stroke = self._stroke
         radius = self.brush_size / 2
-        painter = QPainter(image)
+        painter = QPainter(self.layer(stroke.layer))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
-        colour = QColor(self.colour)
-        if target is Layer.MASK:
-            colour = QColor(255, 255, 255)
-            if self.tool is Tool.MASK_ERASER:
-                painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut)
-        elif self.tool is Tool.ERASER:
-            colour = QColor(Qt.GlobalColor.white)
+        if stroke.erase:
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut)
+        colour = stroke.colour
         gradient = QRadialGradient(point, radius)
         solid = QColor(colour)
         solid.setAlphaF(self.opacity)
@@ -137,6 +124,13 @@ class CanvasDocument(QObject):
         painter.drawEllipse(point, radius, radius)
         painter.end()
         self.changed.emit()
+
+    def pick_colour(self, point: QPointF) -> None:
+        """The brush takes the painting's colour under `point` (the eyedropper)."""
+        x, y = int(point.x()), int(point.y())
+        if 0 <= x < self.size and 0 <= y < self.size:
+            self.colour = QColor(self.paint.pixel(x, y))
+            self.colour_picked.emit(self.colour)
 
     # --- whole-layer edits --------------------------------------------------------------------
     def fill(self, which: Layer) -> None:
@@ -165,6 +159,10 @@ class CanvasDocument(QObject):
         self.undo_stack.push(_Snapshot(self, which, before, self.layer(which).copy(), f"clear {which.value}"))
         self.changed.emit()
 
+    def place_image(self, image: np.ndarray, text: str) -> None:
+        """An RGB array (uint8 [H, W, 3]) on the paint layer, as `load_image`: what the session hands over."""
+        self.load_image(rgb_to_qimage(image), text)
+
     def load_image(self, image: QImage, text: str = "open image") -> None:
         """Place an image on the paint layer, scaled to fit and centred on white."""
         before = self.paint.copy()
@@ -186,12 +184,13 @@ class CanvasDocument(QObject):
         array = qimage_array(alpha)
         return np.ascontiguousarray(array[..., 3])
 
-    def restore_layers(self, paint: QImage | None, mask: QImage | None) -> None:
-        if paint is not None and not paint.isNull():
-            self.paint = paint.convertToFormat(QImage.Format.Format_RGB32).scaled(self.size, self.size)
-        if mask is not None and not mask.isNull():
-            self.mask_layer = mask.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied).scaled(
-                self.size, self.size)
+    def restore_layers(self, paint: np.ndarray | None, mask: np.ndarray | None) -> None:
+        """Replace the layers (an autosave coming back; not an undo step): paint as uint8 [H, W, 3], the
+        mask as uint8 [H, W] coverage. A layer of another size is scaled to the canvas."""
+        if paint is not None:
+            self.paint = rgb_to_qimage(paint).convertToFormat(QImage.Format.Format_RGB32).scaled(self.size, self.size)
+        if mask is not None:
+            self.mask_layer = mask_to_qimage(mask).scaled(self.size, self.size)
         self.changed.emit()
 
 
@@ -222,6 +221,14 @@ def qimage_array(image: QImage) -> np.ndarray:
 
 def qimage_to_rgb(image: QImage) -> np.ndarray:
     return np.ascontiguousarray(qimage_array(image)[..., :3])
+
+
+def mask_to_qimage(coverage: np.ndarray) -> QImage:
+    """uint8 [H, W] coverage → the mask layer's white-with-alpha image (premultiplied: every channel = alpha)."""
+    coverage = np.ascontiguousarray(coverage, dtype=np.uint8)
+    h, w = coverage.shape
+    pixels = np.ascontiguousarray(np.repeat(coverage[..., None], 4, axis=2))
+    return QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy()
 
 
 def rgb_to_qimage(array: np.ndarray) -> QImage:

@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from studio.ui.canvas_document import CanvasDocument
+from studio.ui.tools import CanvasTool, ToolBox, tooltip
 
 MASK_TINT = QColor(255, 40, 80, 110)
 
@@ -14,9 +15,9 @@ MASK_TINT = QColor(255, 40, 80, 110)
 class CanvasView(QWidget):
     image_dropped = Signal(str)
 
-    def __init__(self, document: CanvasDocument, parent: QWidget | None = None) -> None:
+    def __init__(self, document: CanvasDocument, tools: ToolBox, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.doc = document
+        self.doc, self.tools = document, tools
         self.zoom = 2.0
         self.offset = QPointF(0, 0)
         self._panning: QPointF | None = None
@@ -25,8 +26,13 @@ class CanvasView(QWidget):
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setToolTip("B brush · E eraser · M mask · [ ] brush size · wheel zoom · middle-drag pan")
+        self.setToolTip(tooltip())
         document.changed.connect(self.update)
+        tools.changed.connect(self._show_tool)
+        self._show_tool(tools.current)
+
+    def _show_tool(self, tool: CanvasTool) -> None:
+        self.setCursor(tool.cursor)
 
     def show_preview(self, image: QImage | None) -> None:
         self._preview = image
@@ -61,7 +67,7 @@ class CanvasView(QWidget):
         if event.button() == Qt.MouseButton.MiddleButton:
             self._panning = event.position()
         elif event.button() == Qt.MouseButton.LeftButton:
-            self.doc.begin_stroke(self.to_image(event.position()))
+            self.tools.press(self.to_image(event.position()))
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
         if self._panning is not None:
@@ -69,13 +75,13 @@ class CanvasView(QWidget):
             self._panning = event.position()
             self.update()
         elif event.buttons() & Qt.MouseButton.LeftButton:
-            self.doc.continue_stroke(self.to_image(event.position()))
+            self.tools.move(self.to_image(event.position()))
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.MiddleButton:
             self._panning = None
         elif event.button() == Qt.MouseButton.LeftButton:
-            self.doc.end_stroke()
+            self.tools.release()
 
     def wheelEvent(self, event) -> None:  # noqa: N802
         factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
@@ -90,5 +96,5 @@ class CanvasView(QWidget):
         data = event.mimeData()
         if data.hasImage():
             self.doc.load_image(QImage(data.imageData()), "drop image")
-        elif data.hasUrls():
+        elif data.hasUrls():  # a file: the session opens it (a studio PNG brings its settings)
             self.image_dropped.emit(data.urls()[0].toLocalFile())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,7 +27,7 @@ from studio.app.generation import Mode
 from studio.app.session import Control, Session
 from studio.core.enums import SamplerKind
 from studio.core.settings import LIMITS
-from studio.ui.bindings import bind_check, bind_enum, bind_slider, bind_spin, bind_text
+from studio.ui.bindings import Binding, bind_check, bind_enum, bind_slider, bind_spin, bind_text
 
 
 class ElidedLabel(QLabel):
@@ -59,6 +61,7 @@ class Panel(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self.bindings: list[Binding] = []  # to the session's view models, which may outlive this panel
         g = session.generation
         layout = QVBoxLayout(self)
         layout.addWidget(self._model_box())
@@ -66,16 +69,16 @@ class Panel(QWidget):
         prompt_box = QGroupBox("Prompt")
         form = QFormLayout(prompt_box)
         self.mode = QComboBox()
-        bind_enum(self.mode, g, "mode", list(Mode))
+        self.bindings.append(bind_enum(self.mode, g, "mode", list(Mode)))
         form.addRow("Mode", self.mode)
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("what to paint, e.g. “red apple”")
         self.prompt.setFixedHeight(54)
-        bind_text(self.prompt, g, "prompt")
+        self.bindings.append(bind_text(self.prompt, g, "prompt"))
         form.addRow("Prompt", self.prompt)
         self.negative = QLineEdit()
         self.negative.setPlaceholderText("what to avoid")
-        bind_text(self.negative, g, "negative_prompt")
+        self.bindings.append(bind_text(self.negative, g, "negative_prompt"))
         form.addRow("Negative", self.negative)
         layout.addWidget(prompt_box)
 
@@ -86,7 +89,7 @@ class Panel(QWidget):
         self._add_slider(form, Control.GUIDANCE, "Guidance", 0.1, "{:.1f}", prop="guidance_scale")
         self._add_slider(form, Control.STRENGTH, "Strength", 0.01, "{:.2f}")
         self.sampler = QComboBox()
-        bind_enum(self.sampler, g, "sampler", list(SamplerKind))
+        self.bindings.append(bind_enum(self.sampler, g, "sampler", list(SamplerKind)))
         form.addRow("Sampler", self.sampler)
         self._add_slider(form, Control.ETA, "DDIM η", 0.01, "{:.2f}")
         self._add_slider(form, Control.CLASS_GUIDANCE, "Class guidance", 0.1, "{:.1f}")
@@ -102,9 +105,9 @@ class Panel(QWidget):
         seed_row = QHBoxLayout()
         self.seed = QSpinBox()
         self.seed.setRange(int(LIMITS["seed"].low), int(LIMITS["seed"].high))
-        bind_spin(self.seed, g, "seed")
+        self.bindings.append(bind_spin(self.seed, g, "seed"))
         self.seed_lock = QCheckBox("lock")
-        bind_check(self.seed_lock, g, "seed_locked")
+        self.bindings.append(bind_check(self.seed_lock, g, "seed_locked"))
         self.dice = QPushButton("🎲 new")
         self.dice.setToolTip("a new random seed (unless locked)")
         self.dice.clicked.connect(g.roll_seed)
@@ -113,10 +116,10 @@ class Panel(QWidget):
         form.addRow("Seed", seed_row)
         self.batch = QSpinBox()
         self.batch.setRange(int(LIMITS["batch_size"].low), int(LIMITS["batch_size"].high))
-        bind_spin(self.batch, g, "batch_size")
+        self.bindings.append(bind_spin(self.batch, g, "batch_size"))
         form.addRow("Batch", self.batch)
         self.cascade = QCheckBox("run the super-resolution stage")
-        bind_check(self.cascade, g, "cascade")
+        self.bindings.append(bind_check(self.cascade, g, "cascade"))
         form.addRow("Cascade", self.cascade)
         self.rows[Control.CASCADE] = (self.cascade,)
         self._add_slider(form, Control.NOISE_AUGMENTATION, "Noise aug.", 0.01, "{:.2f}")
@@ -125,9 +128,12 @@ class Panel(QWidget):
         layout.addWidget(self._run_box())
         layout.addStretch(1)
         for signal in (g.mode_changed, g.sampler_changed, g.cascade_changed, session.model_changed,
-                       session.runner.running_changed):
+                       session.runner.running_changed, session.opening_changed):
             signal.connect(self.refresh)
-        session.model_changed.connect(self._show_model)
+        session.model_changed.connect(self._show_classes)
+        for signal in (session.model_changed, session.opening_changed):
+            signal.connect(lambda _: self._show_model())
+        self._show_model()
         self.refresh()
 
     def _model_box(self) -> QGroupBox:
@@ -176,16 +182,28 @@ class Panel(QWidget):
         row = QHBoxLayout()
         row.addWidget(slider, 1)
         row.addWidget(value)
-        bind_slider(slider, value, self.session.generation, prop or key.value, scale, fmt)
+        self.bindings.append(bind_slider(slider, value, self.session.generation, prop or key.value, scale, fmt))
         form.addRow(label, row)
         setattr(self, f"{key.value}_slider", slider)
         self.rows[key] = (slider, value)
 
-    def _show_model(self, summary) -> None:
-        self.model_name.set_full_text(f"{summary.name}  ({summary.resolution}→{summary.output_resolution} px)")
-        self.model_name.setToolTip(summary.path)
+    def _show_model(self) -> None:
+        """The model in use, or the one being read ("opening …": Generate waits for it)."""
+        s = self.session
+        if s.opening:
+            self.model_name.set_full_text(f"opening {Path(s.opening).name}…")
+            self.model_name.setToolTip(s.opening)
+        elif s.model is not None:
+            m = s.model
+            self.model_name.set_full_text(f"{m.name}  ({m.resolution}→{m.output_resolution} px)")
+            self.model_name.setToolTip(m.path)
+        else:
+            self.model_name.set_full_text("no model")
+            self.model_name.setToolTip("")
+
+    def _show_classes(self, summary) -> None:
         self.class_picker.clear()
-        self.class_picker.addItems(list(summary.class_names))
+        self.class_picker.addItems(list(summary.class_names) if summary is not None else [])
 
     def refresh(self, *_: object) -> None:
         """Enable exactly the controls that apply to the current mode and model."""

@@ -21,8 +21,15 @@ class SchedulePlot(QWidget):
                         "orange: the current step; blue: where strokes → image starts (t₀)")
 
     def set_schedule(self, log_snr: list[float], chain: list[int], stage: str = "base") -> None:
-        self.log_snr, self.chain, self.stage = log_snr, chain, stage
+        self.log_snr, self.chain, self.stage = list(log_snr), list(chain), stage
         self.update()
+
+    def show_curve(self, curve) -> None:
+        """A schedule curve of the view model (log_snr, chain, stage), or None: nothing to draw yet."""
+        if curve is None:
+            self.set_schedule([], [])
+        else:
+            self.set_schedule(curve.log_snr, curve.chain, curve.stage.value)
 
     def set_current(self, t: int | None) -> None:
         self.current_t = t

@@ -1,4 +1,5 @@
-"""Window fixtures: a session whose settings and data folder live in a temporary directory."""
+"""Window fixtures: a session whose settings and data folder live in a temporary directory, returned once
+start-up's background work (reading the model, its schedule curve) is done, as a user would wait for it."""
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -23,8 +24,9 @@ def make_window(qtbot, tmp_path, tiny_cascade):
         window = build_window(factory)
         qtbot.addWidget(window)
         windows.append(window)
+        qtbot.waitUntil(lambda: not window.session.background.busy, timeout=30_000)
         return window
 
     yield make
     for window in windows:
-        window.session.runner.shutdown()
+        window.session.shutdown()

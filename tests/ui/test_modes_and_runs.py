@@ -11,7 +11,7 @@ from studio.app.export import ExportFormat
 from studio.app.generation import Mode
 from studio.core.enums import SamplerKind
 from studio.core.settings import JobKind
-from studio.ui.canvas_document import Tool
+from studio.ui.tools import Tool
 
 
 def _run(window, qtbot):
@@ -29,10 +29,10 @@ def _activate(window, qtbot):
 
 
 def _mask(window):
-    window.doc.tool = Tool.MASK
-    window.doc.begin_stroke(QPointF(20, 20))
-    window.doc.continue_stroke(QPointF(90, 80))
-    window.doc.end_stroke()
+    window.tools.select(Tool.MASK)
+    window.tools.press(QPointF(20, 20))
+    window.tools.move(QPointF(90, 80))
+    window.tools.release()
 
 
 def _count_submissions(runner) -> list:
@@ -100,7 +100,7 @@ def test_opening_a_studio_png_puts_its_mode_enum_back_and_the_next_run_is_of_tha
     made = _run(window, qtbot)
     path = save_png(tmp_path / "made.png", made.images[0], png_chunks(made.recipe))
     window.panel.mode.setCurrentIndex(list(Mode).index(Mode.TEXT))
-    window.load_image_file(str(path))
+    window.canvas.image_dropped.emit(str(path))  # as a file dropped on the canvas
     assert type(g.mode) is Mode and g.mode is Mode.STROKES
     assert window.panel.mode.currentText() == Mode.STROKES.label
     assert _run(window, qtbot).recipe.kind is JobKind.STROKES_TO_IMAGE

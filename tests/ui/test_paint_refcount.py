@@ -28,9 +28,9 @@ def test_painting_the_schedule_plot_live_view_and_canvas_5000_times_keeps_none_a
     window.schedule.set_schedule([float(v) for v in np.linspace(8, -8, 1000)], list(range(0, 1000, 5)))
     window.schedule.set_current(500)
     window.schedule.set_start(700)
-    window.doc.begin_stroke(QPointF(10, 10))
-    window.doc.continue_stroke(QPointF(60, 40))
-    window.doc.end_stroke()
+    window.tools.press(QPointF(10, 10))
+    window.tools.move(QPointF(60, 40))
+    window.tools.release()
     target = QImage(400, 300, QImage.Format.Format_ARGB32)
     start = _none_count()
     for n in range(1, ROUNDS + 1):

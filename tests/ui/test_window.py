@@ -6,7 +6,8 @@ from PySide6.QtGui import QColor
 
 from studio.app.generation import Mode
 from studio.images.sequences import SequenceFormat
-from studio.ui.canvas_document import Layer, Tool
+from studio.ui.canvas_document import Layer
+from studio.ui.tools import Tool
 
 
 def _drag(qtbot, view, start, end):
@@ -49,7 +50,7 @@ def test_mask_painting_marks_the_mask_and_leaves_the_painting(make_window, qtbot
     window = make_window()
     _activate(window, qtbot)
     qtbot.keyClick(window.canvas, Qt.Key.Key_M)
-    assert window.doc.tool is Tool.MASK
+    assert window.tools.current.kind is Tool.MASK
     painting = window.doc.painting().copy()
     _stroke(window, qtbot)
     assert window.doc.mask().max() == 255 and (window.doc.mask() > 0).sum() > 200
@@ -111,8 +112,10 @@ def test_the_sequence_exports_as_gif_and_contact_sheet(make_window, qtbot, tmp_p
     g.steps, g.cascade = 5, False
     with qtbot.waitSignal(window.session.runner.finished, timeout=60_000):
         window.session.generate()
-    window.export_sequence(str(tmp_path / "steps.gif"), SequenceFormat.GIF)
-    window.export_sequence(str(tmp_path / "sheet.png"), SequenceFormat.SHEET)
+    for name, fmt in (("steps.gif", SequenceFormat.GIF), ("sheet.png", SequenceFormat.SHEET)):
+        with qtbot.waitSignal(window.session.message, timeout=10_000) as blocker:
+            window.session.export_sequence(tmp_path / name, fmt)
+        assert blocker.args[0] == f"5 steps exported to {tmp_path / name}"
     from PIL import Image
 
     with Image.open(tmp_path / "steps.gif") as gif:
@@ -143,7 +146,7 @@ def test_canvas_and_gallery_come_back_after_a_crash(make_window, qtbot, tmp_path
     g.steps, g.cascade = 3, False
     with qtbot.waitSignal(first.session.runner.finished, timeout=60_000):
         first.session.generate()
-    first.save_canvas()  # what the 5-second autosave timer does; then no clean shutdown at all
+    first.session.canvas_files.save()  # what the 5-second autosave timer does; then no clean shutdown at all
     painting = first.doc.painting().copy()
     second = make_window(folder)
     assert np.array_equal(second.doc.painting(), painting)
@@ -156,11 +159,15 @@ def test_a_bad_model_file_gives_a_message_and_the_window_stays(make_window, qtbo
     window.show()
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"definitely not safetensors, just some bytes")
-    with qtbot.waitSignal(window.session.error) as blocker:
-        assert not window.session.open_model(bad)
+    before = window.session.model
+    with qtbot.waitSignal(window.session.error, timeout=10_000) as blocker:
+        window.session.open_model(bad)
+        assert window.panel.model_name.full_text == "opening bad.safetensors…"
+        assert not window.panel.generate.isEnabled()
     assert "not a safetensors file" in blocker.args[0]
     assert "not a safetensors file" in window.statusBar().currentMessage()
-    assert window.isVisible() and window.session.model is not None  # the previous model is kept
+    assert window.isVisible() and window.session.model is before  # the previous model is kept
+    assert window.panel.model_name.full_text == "tiny  (16→32 px)" and window.panel.generate.isEnabled()
 
 
 def test_moving_the_strength_slider_shows_the_forward_noised_painting(make_window, qtbot):
@@ -171,10 +178,10 @@ def test_moving_the_strength_slider_shows_the_forward_noised_painting(make_windo
     g.mode = Mode.STROKES
     g.strength = 0.0
     window.panel.strength_slider.setValue(30)
-    low = window.strength_preview.astype(float)
+    low = window.session.schedule.noised.astype(float)
     assert window.schedule.start_t is not None
     window.panel.strength_slider.setValue(95)
-    high = window.strength_preview.astype(float)
+    high = window.session.schedule.noised.astype(float)
     blue = np.array([0, 0, 255], float)
     assert np.abs(low - blue).mean() < np.abs(high - blue).mean()  # more strength, more noise
     assert window.canvas._preview is not None
@@ -199,9 +206,9 @@ def test_the_canvas_keys_switch_tools_and_resize_the_brush(make_window, qtbot):
     window = make_window()
     _activate(window, qtbot)
     qtbot.keyClick(window.canvas, Qt.Key.Key_E)
-    assert window.doc.tool is Tool.ERASER
+    assert window.tools.current.kind is Tool.ERASER and window.actions["tool.eraser"].isChecked()
     qtbot.keyClick(window.canvas, Qt.Key.Key_B)
-    assert window.doc.tool is Tool.BRUSH
+    assert window.tools.current.kind is Tool.BRUSH and not window.actions["tool.eraser"].isChecked()
     size = window.doc.brush_size
     qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
     assert window.doc.brush_size > size
@@ -260,7 +267,7 @@ def test_opening_a_studio_png_restores_its_settings(make_window, qtbot, tmp_path
     result = blocker.args[0]
     path = save_png(tmp_path / "made.png", result.images[0], png_chunks(result.recipe))
     g.prompt, g.steps, g.seed, g.guidance_scale = "other", 30, 1, 3.0
-    window.load_image_file(str(path))
+    window.session.open_image(path)
     assert (g.prompt, g.steps, g.seed, g.guidance_scale) == ("yellow star", 3, 77, 6.5)
     assert "restored" in window.statusBar().currentMessage()
 
@@ -270,15 +277,17 @@ def test_fill_paints_the_connected_region_only_and_undoes(make_window):
     doc = window.doc
     doc.colour = QColor(0, 0, 0)
     doc.brush_size, doc.hardness = 6.0, 1.0
-    doc.tool = Tool.BRUSH
-    doc.begin_stroke(QPointF(128, 0))
+    tools = window.tools
+    tools.select(Tool.BRUSH)
+    tools.press(QPointF(128, 0))
     for y in range(0, 256, 2):
-        doc.continue_stroke(QPointF(128, y))
-    doc.end_stroke()  # a black wall down the middle
+        tools.move(QPointF(128, y))
+    tools.release()  # a black wall down the middle
     before = doc.painting().copy()
     doc.colour = QColor(0, 200, 0)
-    doc.tool = Tool.FILL
-    doc.begin_stroke(QPointF(20, 20))
+    tools.select(Tool.FILL)
+    tools.press(QPointF(20, 20))
+    tools.release()
     after = doc.painting()
     assert (after[:, :100] == (0, 200, 0)).all()
     assert (after[:, 160:] == 255).all()  # the other side of the wall stays white
