@@ -98,9 +98,9 @@ BUILTIN: dict[str, TrainRecipe] = {
     ),
     "cpu-sr": TrainRecipe(
         role=Role.SR, model="cpu_sr_16", steps=1_000_000, batch_size=16, learning_rate=1e-3,
-        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=80,
+        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=105,
         sample_every=0, checkpoint_every=250, log_every=50,
-        note="80 min on a 2-core AVX2 CPU, one thread, beside the base run",
+        note="105 min on a 2-core AVX2 CPU, one thread, beside the base run",
     ),
     "cpu-classifier": TrainRecipe(
         role=Role.CLASSIFIER, model="cpu_classifier_16", steps=1_000_000, batch_size=64, learning_rate=2e-3,
