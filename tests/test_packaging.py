@@ -43,6 +43,6 @@ def test_the_default_model_is_found_inside_an_installed_wheel(unpacked_wheel, tm
                          env={"PYTHONPATH": str(unpacked_wheel), "PATH": "/usr/bin:/bin"})
     path = Path(run.stdout.strip())
     assert path == unpacked_wheel / "studio" / "resources" / "models" / "default"
-    shipped = ROOT / "resources" / "models" / "default" / "cascade.json"
-    if shipped.is_file():  # once the default cascade is committed, the wheel must carry it whole
-        assert (path / "cascade.json").read_bytes() == shipped.read_bytes()
+    shipped = ROOT / "resources" / "models" / "default"
+    assert sorted(p.name for p in path.iterdir()) == sorted(p.name for p in shipped.iterdir())
+    assert (path / "base.safetensors").read_bytes() == (shipped / "base.safetensors").read_bytes()
