@@ -16,6 +16,7 @@ from studio.diffusion.schedule import make_schedule, respace
 from studio.images.files import save_png
 from studio.images.sequences import tile
 from studio.models.config import ModelConfig
+from studio.models.families import family_of
 from studio.train.batches import TrainingData
 
 GRID = 16
@@ -33,21 +34,19 @@ def sample_grid(module: torch.nn.Module, config: ModelConfig, data: TrainingData
     g = torch.Generator().manual_seed(seed)
     captions = list(dict.fromkeys(data.captions))[:GRID] or [""]
     n = len(captions)
-    kwargs = {}
+    extra = aug = None
     if config.role is Role.SR:
         low = torch.nn.functional.interpolate(data.pixels[:n], size=(config.low_res,) * 2, mode="area")
-        no_aug = torch.zeros(n, dtype=torch.long, device=device)
-        kwargs = {"extra": upsample(low, config.resolution), "aug_level": no_aug}
-    paired = config.text is not None and config.role is Role.BASE
-    text = module.encode_prompts(captions + [""] * n if paired else captions)
-    if paired:
-        kwargs = {k: torch.cat([v, v]) for k, v in kwargs.items()}
+        extra, aug = upsample(low, config.resolution), torch.zeros(n, dtype=torch.long, device=device)
+    # the base is guided with the empty prompt; the SR stage, as in the engine, is not
+    negative = [""] * n if config.role is Role.BASE else None
+    conditioning = family_of(config).conditioning(module, config, captions, negative, extra=extra, aug_level=aug)
 
     def network(x, t):
-        return module(x, t, text=text, **kwargs)
+        return module(x, t, **conditioning.kwargs)
 
     denoise = model_denoiser(network, schedule.alphas_cumprod, config.diffusion.prediction, config.diffusion.variance)
-    if paired:
+    if conditioning.paired:
         denoise = classifier_free_guidance(denoise, guidance)
     x = torch.randn((n, 3, config.resolution, config.resolution), generator=g).to(device)
     out = sample_ddim(denoise, x, chain).clamp(-1, 1)
