@@ -1,4 +1,4 @@
-"""Random-weight models of the shipped sizes, for benchmarks that need the default cost, not its quality."""
+"""Random-weight models of the GPU cascade's sizes (32 → 128), for benchmarks that need its cost, not quality."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import torch
 
 from studio.models.config import ModelCard
 from studio.models.files import build_module, save_model
-from studio.models.presets import default_base_config, default_sr_config
+from studio.models.presets import gpu_base_config, gpu_sr_config
 
 
 def write_default_cascade(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    for name, config in (("base", default_base_config()), ("sr", default_sr_config())):
+    for name, config in (("base", gpu_base_config()), ("sr", gpu_sr_config())):
         module = build_module(config)
         with torch.no_grad():  # non-zero output layers, so the work is real
             for p in module.parameters():

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch(commands)
     _add_data(commands)
     _add_train(commands)
+    _add_train_all(commands)
     _add_eval(commands)
     return parser
 
@@ -78,6 +79,18 @@ def _add_train(commands) -> None:
                    help="wall-clock budget of the whole run: the schedules anneal to it and the run ends in it")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for training (default: all)")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
+
+
+def _add_train_all(commands) -> None:
+    p = commands.add_parser("train-all", help="train base, SR and classifier at once (one GPU lease)")
+    p.add_argument("--data", required=True, help="the dataset .npz (128 px for the GPU cascade)")
+    p.add_argument("--out", required=True, help="folder for the float16 models, cascade.json, grids and log")
+    p.add_argument("--work", default=None, help="folder for checkpoints and stage logs (default: OUT/work)")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None,
+                   help="where to train (default: cuda; cpu for a dry run)")
+    p.add_argument("--budget-minutes", type=float, default=None, help="every stage's wall-clock budget")
+    p.add_argument("--dry-run", action="store_true",
+                   help="the same run with tiny networks and a few seconds each (on the CPU unless --device)")
 
 
 def _add_eval(commands) -> None:

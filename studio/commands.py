@@ -40,10 +40,10 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
             from studio.batch import run_batch
 
             return run_batch(args, settings_from_args(args))
-        if args.command in ("data", "train", "eval"):
+        if args.command in ("data", "train", "train-all", "eval"):
             from studio import training_commands
 
-            return getattr(training_commands, args.command)(args)
+            return getattr(training_commands, args.command.replace("-", "_"))(args)
         settings = settings_from_args(args)
         plan = plan_outputs(Path(args.out), settings.batch_size, args.save_steps,
                             SequenceFormat(args.sequence_format), args.overwrite)

@@ -1,11 +1,12 @@
-"""`studio data`, `studio train` and `studio eval`: flags in, lines out; the work is studio.train's (and, to
-generate images for eval, the engine's)."""
+"""`studio data`, `studio train`, `studio train-all` and `studio eval`: flags in, lines out; the work is
+studio.train's (and, to generate images for eval and the cascade grid, the engine's)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,11 @@ from studio.core.settings import Settings
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.pipeline import Pipeline
+from studio.images.files import save_png
 from studio.images.outputs import check_writable_folder
+from studio.images.sequences import tile
+from studio.train.all_stages import TrainAllRequest, write_stage_grids
+from studio.train.all_stages import train_all as run_train_all
 from studio.train.datasets import ImageDataset, load_dataset
 from studio.train.emoji import MissingDataError, build_emoji_dataset
 from studio.train.evaluation import evaluate, load_judge
@@ -50,6 +55,53 @@ def train(args: argparse.Namespace) -> int:
         print(f"studio: stopped at step {run.outcome.steps_done}/{run.recipe.steps}; run the same command to "
               f"resume from {run.outcome.checkpoint_path}", file=sys.stderr)
     return 0
+
+
+def train_all(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    check_writable_folder(out)
+    request = TrainAllRequest(data=Path(args.data), out=out, work=Path(args.work) if args.work else out / "work",
+                              device=args.device, budget_minutes=args.budget_minutes, dry_run=args.dry_run)
+    if not request.data.is_file():
+        raise ValueError(f"{request.data}: no such dataset file (build one with `studio data emoji`)")
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "train-all.log").open("a", encoding="utf-8")
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        print(f"{time.strftime('%H:%M:%S')} {line}", file=log, flush=True)
+
+    with log:
+        results = run_train_all(request, report)
+        for path in write_stage_grids(request, report):
+            report(f"train-all: wrote {path}")
+        if (out / "cascade.json").is_file():
+            try:  # the models are written: a fault in drawing the grid must not cost them
+                report(f"train-all: wrote {_cascade_grid(request)}")
+            except (RuntimeError, ValueError, OSError) as exc:
+                report(f"train-all: the cascade grid failed: {exc}")
+        for role in (r.role.value for r in results):  # each stage's own log, for the record
+            stage_log = request.work / f"{role}.log"
+            if stage_log.is_file():
+                log.write(f"--- {role} ---\n{stage_log.read_text(encoding='utf-8', errors='replace')}")
+    failed = [r.role.value for r in results if r.model is None]
+    if failed:
+        raise ValueError(f"train-all: {', '.join(failed)} produced no model; see {out / 'train-all.log'}")
+    return 0
+
+
+def _cascade_grid(request: TrainAllRequest) -> Path:
+    """cascade-grid.png: the whole product path (base → SR at default settings) for 16 training captions
+    spread over the data, seeds 0–15, on the training device."""
+    dataset = load_dataset(request.data)
+    captions = list(dict.fromkeys(dataset.captions))
+    prompts = [captions[round(i * (len(captions) - 1) / 15)] for i in range(16)]
+    pipeline = Pipeline(ModelCache(choose_device(request.training_device)))
+    images = []
+    for n, prompt in enumerate(prompts):
+        job = TextToImage(str(request.out), Settings(prompt=prompt, seed=n))
+        images.append(pipeline.run(job, n, threading.Event(), lambda e: None).images[0])
+    return save_png(request.out / "cascade-grid.png", tile(np.stack(images), 4))
 
 
 def _progress(p: TrainProgress) -> None:

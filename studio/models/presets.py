@@ -12,25 +12,28 @@ from studio.models.tokenizer import SPECIALS
 TINY_VOCAB = (*SPECIALS, "red", "green", "blue", "apple", "face", "cat", "heart", "star")
 
 
-def default_base_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
-    """The shipped base: 32×32, text-conditioned, attention at 16 and 8."""
-    text = TextEncoderConfig(vocab=tuple(vocab), width=256, layers=3, heads=4, max_length=24)
+def gpu_base_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
+    """The GPU cascade's base: 32×32, text-conditioned, attention at 8×8; 7.8 M parameters with the emoji
+    vocabulary, so its float16 file stays under 16 MiB (docs/training.md §GPU)."""
+    text = TextEncoderConfig(vocab=tuple(vocab), width=128, layers=2, heads=4, max_length=24)
     unet = UNetConfig(model_channels=64, channel_mult=(1, 2, 2), num_res_blocks=2,
-                      attention_resolutions=(16, 8), num_head_channels=32, resolution=32, text_dim=256)
+                      attention_resolutions=(8,), num_head_channels=32, resolution=32, text_dim=128)
     return ModelConfig(role=Role.BASE, resolution=32, diffusion=DiffusionConfig(), unet=unet, text=text)
 
 
-def default_sr_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
-    """The shipped super-resolution stage: 32 → 128, text-conditioned, no attention at high resolution."""
-    text = TextEncoderConfig(vocab=tuple(vocab), width=128, layers=2, heads=4, max_length=24)
-    unet = UNetConfig(extra_channels=3, model_channels=32, channel_mult=(1, 2, 4, 4), num_res_blocks=1,
-                      attention_resolutions=(16,), num_head_channels=32, resolution=128,
-                      text_dim=128, aug_level_embedding=True)
+def gpu_sr_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
+    """The GPU cascade's super-resolution stage: 32 → 128, no attention (the low-res image already says
+    where everything goes), 3.3 M parameters."""
+    text = TextEncoderConfig(vocab=tuple(vocab), width=64, layers=1, heads=2, max_length=24)
+    unet = UNetConfig(extra_channels=3, model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1,
+                      attention_resolutions=(), num_head_channels=32, resolution=128,
+                      text_dim=64, aug_level_embedding=True)
     return ModelConfig(role=Role.SR, resolution=128, unet=unet, text=text, low_res=32)
 
 
-def default_classifier_config(class_names: Sequence[str] = ("a", "b")) -> ModelConfig:
-    classifier = ClassifierConfig(model_channels=64, channel_mult=(1, 2, 2), num_res_blocks=2,
+def gpu_classifier_config(class_names: Sequence[str] = ("a", "b")) -> ModelConfig:
+    """The GPU cascade's noise-aware classifier at the base's 32×32, 1.2 M parameters."""
+    classifier = ClassifierConfig(model_channels=32, channel_mult=(1, 2, 4), num_res_blocks=1,
                                   attention_resolutions=(8,), resolution=32, class_names=tuple(class_names))
     return ModelConfig(role=Role.CLASSIFIER, resolution=32, classifier=classifier)
 
@@ -92,9 +95,9 @@ PRESETS: dict[str, Callable[..., ModelConfig]] = {
     "cpu_classifier_16": partial(cpu_classifier_config, resolution=16),
     "cpu_classifier_24": partial(cpu_classifier_config, resolution=24),
     "cpu_classifier_32": partial(cpu_classifier_config, resolution=32),
-    "default_base": default_base_config,
-    "default_sr": default_sr_config,
-    "default_classifier": default_classifier_config,
+    "gpu_base_32": gpu_base_config,
+    "gpu_sr_128": gpu_sr_config,
+    "gpu_classifier_32": gpu_classifier_config,
     "tiny_base": tiny_base_config,
     "tiny_sr": tiny_sr_config,
     "tiny_classifier": tiny_classifier_config,

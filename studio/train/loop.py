@@ -23,7 +23,7 @@ from studio.diffusion.parameterization import v_from
 from studio.diffusion.schedule import make_schedule
 from studio.models.config import ModelCard, ModelConfig
 from studio.models.files import build_module, save_model
-from studio.train.batches import TrainingData, make_batch
+from studio.train.batches import Batch, StepRandom, TrainingData, make_batch
 from studio.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from studio.train.datasets import ImageDataset
 from studio.train.machine import describe_machine
@@ -68,6 +68,8 @@ def train(
     resumed part; such a run depends on the clock, so unlike a step-bounded one it is not bit-exact.
     """
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes every step: let cuDNN pick its fastest kernels
     ckpt_path = Path(out).with_suffix(".ckpt.safetensors")
     state = _TrainState.start(recipe, data, ckpt_path, device)
     on_device = to_device(data, state.config, recipe, device)
@@ -75,10 +77,9 @@ def train(
     started, window, losses = time.perf_counter(), [], list(state.losses)
     first = state.step
     while state.step < target and state.progress() < 1.0:
-        loss = state.train_step(on_device)
-        window.append(loss)
+        window.append(state.train_step(on_device))
         if state.step % recipe.log_every == 0 or state.step == target:
-            losses.append(sum(window) / len(window))
+            losses.append(float(torch.stack(window).mean()))  # the only wait for the device, once a window
             rate = (state.step - first) / max(time.perf_counter() - started, 1e-9)
             if on_progress:
                 on_progress(TrainProgress(state.step, recipe.steps, losses[-1], rate, state.eta_seconds(rate)))
@@ -94,8 +95,8 @@ def train(
             break
     finished = state.step >= recipe.steps or state.progress() >= 1.0
     if finished:
-        done = (f"{state.step} steps of batch {recipe.batch_size} in {state.elapsed / 60:.1f} min "
-                f"on {describe_machine(device)}")
+        done = (f"{state.step} steps of batch {recipe.batch_size} ({state.step * recipe.batch_size:,} images "
+                f"seen) in {state.elapsed / 60:.1f} min on {describe_machine(device)}")
         save_model(out, state.ema_module(), state.config, replace(card, training=f"{card.training} {done}".strip()))
     return TrainOutcome(Path(out), ckpt_path, state.step, finished, tuple(losses))
 
@@ -106,8 +107,10 @@ class _TrainState:
     def __init__(self, recipe: TrainRecipe, config: ModelConfig, device: torch.device) -> None:
         self.recipe, self.config, self.device = recipe, config, device
         torch.manual_seed(recipe.seed)
+        # a GPU computes in bf16 with channels-last activations; the CPU in plain float32
+        self.accelerated = device.type == "cuda"
         self.module = build_module(config).to(device)
-        if device.type == "cuda":
+        if self.accelerated:
             self.module = self.module.to(memory_format=torch.channels_last)
         self.ema = {k: v.detach().clone().float() for k, v in self.module.state_dict().items()}
         self.optimizer = torch.optim.AdamW(
@@ -120,7 +123,7 @@ class _TrainState:
             if config.diffusion.variance is VarianceType.LEARNED_RANGE:
                 raise ValueError("training learned-variance models is not supported; import them instead")
         diffusion = config.diffusion
-        self.alphas_cumprod = make_schedule(diffusion.schedule, diffusion.timesteps).alphas_cumprod.float()
+        self.alphas_cumprod = make_schedule(diffusion.schedule, diffusion.timesteps).alphas_cumprod.float().to(device)
 
     @classmethod
     def start(cls, recipe: TrainRecipe, data: ImageDataset, ckpt_path: Path, device) -> _TrainState:
@@ -133,7 +136,6 @@ class _TrainState:
             state.ema = {k: v.to(device).float() for k, v in ckpt.ema.items()}
             state.optimizer.load_state_dict(ckpt.optimizer)
             state.step, state.losses, state.elapsed = ckpt.step, ckpt.losses, ckpt.elapsed
-            return state
             return state
         return cls(recipe, config_for(recipe, data), device)
 
@@ -172,45 +174,50 @@ class _TrainState:
         module.load_state_dict({k: v.cpu() for k, v in self.ema.items()})
         return module.eval()
 
-    def train_step(self, data: TrainingData) -> float:
+    def train_step(self, data: TrainingData) -> torch.Tensor:
+        """One optimizer step; the loss stays on the device (reading it would wait for the GPU)."""
         r = self.recipe
-        g = torch.Generator().manual_seed(r.seed * 1_000_003 + self.step)
+        rand = StepRandom.for_step(r.seed, self.step, self.device)
         torch.manual_seed(r.seed * 1_000_003 + self.step)  # dropout layers, if any
         began = time.perf_counter()
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
         self.module.train()
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            loss = self._loss(data, g)
+        batch = make_batch(self.recipe, self.config, data, rand, self.alphas_cumprod)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.accelerated):
+            loss = self._loss(batch, rand)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.module.parameters(), r.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self.module.parameters(), r.grad_clip, foreach=True)
         self.optimizer.step()
         self._update_ema()
         self.step += 1
-        value = float(loss.detach())
         self.elapsed += time.perf_counter() - began
-        return value
+        return loss.detach()
 
     def _update_ema(self) -> None:
         if self.recipe.ema_power > 0:  # EDM2's power-function profile, see TrainRecipe.ema_power
             decay = (1 - 1 / (self.step + 1)) ** (self.recipe.ema_power + 1)
         else:
             decay = min(self.recipe.ema_decay, (1 + self.step) / (10 + self.step))
+        averaged, current = [], []
         with torch.no_grad():
             for name, value in self.module.state_dict().items():
                 if value.is_floating_point():
-                    self.ema[name].lerp_(value.float(), 1 - decay)
+                    averaged.append(self.ema[name])
+                    current.append(value.float())
                 else:
                     self.ema[name].copy_(value)
+            if averaged:  # one fused update, not a kernel launch per tensor
+                torch._foreach_lerp_(averaged, current, 1 - decay)
 
-    def _loss(self, data: TrainingData, g: torch.Generator) -> torch.Tensor:
-        batch = make_batch(self.recipe, self.config, data, g, self.alphas_cumprod)
-        t = torch.randint(0, len(self.alphas_cumprod), (batch.x0.shape[0],), generator=g).to(self.device)
-        noise = torch.randn(batch.x0.shape, generator=g).to(self.device)
-        abar = self.alphas_cumprod.to(self.device)[t].view(-1, 1, 1, 1)
+    def _loss(self, batch: Batch, rand: StepRandom) -> torch.Tensor:
+        n = batch.x0.shape[0]
+        t = rand.randint(len(self.alphas_cumprod), (n,)).to(self.device)
+        noise = rand.randn(tuple(batch.x0.shape)).to(self.device)
+        abar = self.alphas_cumprod[t].view(-1, 1, 1, 1)
         x_t = q_sample(batch.x0, abar, noise)
-        if self.device.type == "cuda":
+        if self.accelerated:
             x_t = x_t.contiguous(memory_format=torch.channels_last)
         if self.config.role is Role.CLASSIFIER:
             return F.cross_entropy(self.module(x_t, t).float(), batch.labels)

@@ -17,7 +17,7 @@ from studio.core.enums import LRSchedule, Role
 @dataclass(frozen=True)
 class TrainRecipe:
     role: Role
-    model: str  # a preset of studio.models.presets, e.g. "default_base"
+    model: str  # a preset of studio.models.presets, e.g. "gpu_base_32"
     steps: int = 20_000
     batch_size: int = 128
     learning_rate: float = 2e-4
@@ -75,18 +75,25 @@ class TrainRecipe:
 
 
 BUILTIN: dict[str, TrainRecipe] = {
-    "base-32": TrainRecipe(
-        role=Role.BASE, model="default_base", steps=30_000, batch_size=256, learning_rate=3e-4,
-        note="estimated 10–20 min on one H100 in bf16 (71 PFLOP; not yet measured)",
+    # The GPU cascade (docs/training.md §GPU): the three run at once on one GPU, each inside its own
+    # wall-clock budget (`studio train-all`); batches sized so a step is GPU work, not Python overhead.
+    "gpu-base": TrainRecipe(
+        role=Role.BASE, model="gpu_base_32", steps=1_000_000, batch_size=256, learning_rate=4e-4,
+        warmup_steps=300, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=7.0,
+        caption_dropout=0.15, sample_every=0, checkpoint_every=1_000, log_every=100,
+        note="7 min on one GPU beside the SR and classifier runs (bf16)",
     ),
-    "sr-128": TrainRecipe(
-        role=Role.SR, model="default_sr", steps=15_000, batch_size=64, learning_rate=2e-4,
-        note="estimated 5–15 min on one H100 in bf16 (34 PFLOP; not yet measured)",
+    "gpu-sr": TrainRecipe(
+        role=Role.SR, model="gpu_sr_128", steps=1_000_000, batch_size=64, learning_rate=3e-4,
+        warmup_steps=300, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=7.0,
+        sample_every=0, checkpoint_every=1_000, log_every=100,
+        note="7 min on one GPU beside the base and classifier runs (bf16)",
     ),
-    "classifier": TrainRecipe(
-        role=Role.CLASSIFIER, model="default_classifier", steps=8_000, batch_size=256,
-        learning_rate=3e-4, caption_dropout=0.0,
-        note="estimated 1–3 min on one H100 in bf16 (5 PFLOP; not yet measured)",
+    "gpu-classifier": TrainRecipe(
+        role=Role.CLASSIFIER, model="gpu_classifier_32", steps=1_000_000, batch_size=256, learning_rate=1e-3,
+        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=7.0,
+        caption_dropout=0.0, label="group", sample_every=0, checkpoint_every=1_000, log_every=100,
+        note="7 min on one GPU beside the base and SR runs (bf16)",
     ),
     # The CPU starter (docs/training.md §CPU): batch and rates chosen for two cores; each recipe ends
     # annealed inside its wall-clock budget, whatever step the machine reaches.

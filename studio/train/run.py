@@ -72,7 +72,7 @@ def _card(request: TrainRequest, recipe: TrainRecipe, dataset: ImageDataset) -> 
     return ModelCard(
         name=request.out.stem, description=f"{recipe.role.value} model trained with Diffusion Studio",
         training_data=f"{len(dataset)} images: {dataset.source or request.data}", licence=dataset.licence,
-        training=f"recipe {request.recipe}; {recipe.note}.",
+        training=f"recipe {Path(request.recipe).stem}; {recipe.note}.",
     )
 
 

@@ -25,18 +25,24 @@ GRID = 16
 @torch.inference_mode()
 def sample_grid(module: torch.nn.Module, config: ModelConfig, data: TrainingData, steps: int = 25,
                 guidance: float = 3.0, seed: int = 0) -> np.ndarray | None:
-    """16 images for the first 16 distinct captions (base) or 16 real low-res images (SR), 4×4."""
+    """16 images, 4×4: for 16 distinct captions spread over the data (base), or from the low-res versions
+    of those captions' real images (SR)."""
     if config.role is Role.CLASSIFIER:
         return None
     device = next(module.parameters()).device
     schedule = make_schedule(config.diffusion.schedule, config.diffusion.timesteps)
     chain = respace(schedule, steps)
     g = torch.Generator().manual_seed(seed)
-    captions = list(dict.fromkeys(data.captions))[:GRID] or [""]
+    first = {}  # caption → index of its first image
+    for i, caption in enumerate(data.captions):
+        first.setdefault(caption, i)
+    spread = np.linspace(0, len(first) - 1, min(GRID, len(first))).round().astype(int) if first else []
+    captions = [list(first)[i] for i in spread] or [""]
     n = len(captions)
     extra = aug = None
     if config.role is Role.SR:
-        low = torch.nn.functional.interpolate(data.pixels[:n], size=(config.low_res,) * 2, mode="area")
+        rows = torch.tensor([first[c] for c in captions], device=data.pixels.device)
+        low = torch.nn.functional.interpolate(data.pixels[rows], size=(config.low_res,) * 2, mode="area")
         extra, aug = upsample(low, config.resolution), torch.zeros(n, dtype=torch.long, device=device)
     # the base is guided with the empty prompt; the SR stage, as in the engine, is not
     negative = [""] * n if config.role is Role.BASE else None

@@ -135,3 +135,22 @@ def test_a_finished_run_is_extended_by_asking_for_more_steps(tmp_path):
     longer = train(recipe.with_(steps=8), shapes_dataset(), tmp_path / "m.safetensors", card=ModelCard())
     assert first.finished and longer.finished and longer.steps_done == 8
     assert "8 steps" in load_model(tmp_path / "m.safetensors").card.training
+
+
+def test_every_role_trains_in_the_gpu_precision_bf16_autocast_and_channels_last(tmp_path):
+    """The GPU path (bf16 autocast, channels-last weights and activations) run on the CPU, where both
+    exist too: a layer that views a channels-last tensor or mixes dtypes fails here, not on a lent GPU."""
+    from studio.train.loop import _TrainState
+    from studio.train.model_setup import to_device
+
+    data = shapes_dataset(8, 32)
+    for name in ("tiny-base", "tiny-sr", "tiny-classifier"):
+        recipe = BUILTIN[name]
+        state = _TrainState.start(recipe, data, tmp_path / f"{name}.ckpt.safetensors", torch.device("cpu"))
+        state.accelerated = True
+        state.module = state.module.to(memory_format=torch.channels_last)
+        on_device = to_device(data, state.config, recipe, torch.device("cpu"))
+        losses = [float(state.train_step(on_device)) for _ in range(3)]
+        assert all(np.isfinite(losses)) and state.step == 3, (name, losses)
+        conv = next(m for m in state.module.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
