@@ -46,3 +46,5 @@ def test_the_default_model_is_found_inside_an_installed_wheel(unpacked_wheel, tm
     shipped = ROOT / "resources" / "models" / "default"
     assert sorted(p.name for p in path.iterdir()) == sorted(p.name for p in shipped.iterdir())
     assert (path / "base.safetensors").read_bytes() == (shipped / "base.safetensors").read_bytes()
+    starter, shipped_starter = path.parent / "cpu-starter", shipped.parent / "cpu-starter"  # shipped beside it
+    assert sorted(p.name for p in starter.iterdir()) == sorted(p.name for p in shipped_starter.iterdir())

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from studio.core.enums import Role
+from studio.core.enums import Role, Thresholding
 from studio.diffusion.cascade import upsample
 from studio.diffusion.denoiser import model_denoiser
 from studio.diffusion.guidance import classifier_free_guidance
 from studio.diffusion.samplers import sample_ddim
 from studio.diffusion.schedule import make_schedule, respace
+from studio.diffusion.thresholding import thresholded
 from studio.images.files import save_png
 from studio.images.sequences import tile
 from studio.models.config import ModelConfig
@@ -54,6 +55,9 @@ def sample_grid(module: torch.nn.Module, config: ModelConfig, data: TrainingData
     denoise = model_denoiser(network, schedule.alphas_cumprod, config.diffusion.prediction, config.diffusion.variance)
     if conditioning.paired:
         denoise = classifier_free_guidance(denoise, guidance)
+    # x̂₀ clipped to the data range, as the studio samples by default: at the chain's top ᾱ is ~1e-9 and an
+    # unclipped x̂₀ = (x_t − √(1−ᾱ) ε̂)/√ᾱ turns the slightest error in ε̂ into noise that DDIM never removes
+    denoise = thresholded(denoise, Thresholding.STATIC)
     x = torch.randn((n, 3, config.resolution, config.resolution), generator=g).to(device)
     out = sample_ddim(denoise, x, chain).clamp(-1, 1)
     images = ((out + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
