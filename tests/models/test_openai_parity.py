@@ -49,7 +49,7 @@ def test_our_network_has_the_references_names_and_shapes(name):
     data, spec, shapes = load_case(name)
     assert reference_shapes(spec.config) == shapes
     total = sum(float(np.abs(v).sum()) for v in weights(shapes).values())
-    assert total == pytest.approx(float(data["weight_sum"]), rel=1e-6), "weights.py no longer gives the fixture's weights"
+    assert total == pytest.approx(float(data["weight_sum"]), rel=1e-6), "weights.py changed: remake the fixtures"
 
 
 @pytest.mark.parametrize("name", CASES)

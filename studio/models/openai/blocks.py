@@ -82,7 +82,8 @@ class ResBlock(nn.Module):
                  dropout: float = 0.0, up: bool = False, down: bool = False) -> None:
         super().__init__()
         self.scale_shift = scale_shift
-        self.in_layers = nn.Sequential(GroupNorm32(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.in_layers = nn.Sequential(GroupNorm32(channels), nn.SiLU(),
+                                       nn.Conv2d(channels, out_channels, 3, padding=1))
         self.resample = Upsample(channels, False) if up else Downsample(channels, False) if down else None
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, out_channels * (2 if scale_shift else 1)))
         self.out_layers = nn.Sequential(GroupNorm32(out_channels), nn.SiLU(), nn.Dropout(dropout),

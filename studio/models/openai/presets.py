@@ -67,8 +67,9 @@ def _adm(name: str, file: str, flags: dict[str, Any], description: str, **sampli
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
-    _adm("adm-64", "64x64_diffusion.pt", _ADM | dict(class_cond=True, dropout=0.1, image_size=64, noise_schedule="cosine",
-         num_channels=192, num_res_blocks=3, use_new_attention_order=True), "ImageNet 64×64, class-conditional",
+    _adm("adm-64", "64x64_diffusion.pt", _ADM | dict(class_cond=True, dropout=0.1, image_size=64,
+         noise_schedule="cosine", num_channels=192, num_res_blocks=3, use_new_attention_order=True),
+         "ImageNet 64×64, class-conditional",
          classifier_scale=1.0, classifier="adm-64-classifier"),
     _adm("adm-128", "128x128_diffusion.pt", _ADM | dict(class_cond=True, image_size=128, num_heads=4,
          num_head_channels=-1), "ImageNet 128×128, class-conditional", classifier_scale=0.5,
