@@ -40,6 +40,10 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
             from studio.batch import run_batch
 
             return run_batch(args, settings_from_args(args))
+        if args.command in ("import", "cascade", "forward"):
+            from studio.openai_commands import run
+
+            return run(args)
         if args.command in ("data", "train", "eval"):
             from studio import training_commands
 

@@ -28,9 +28,7 @@ def recognise(architecture: Architecture, tensors: Mapping[str, torch.Tensor]) -
     if not found:
         raise ValueError(f"the tensors match no {architecture.value} preset; pass --flags with the "
                          "reference's settings for this file")
-    same = {(spec_from_flags(architecture, p.flags).config.to_json(), p.flags.get("use_new_attention_order"))
-            for p in found}
+    # e.g. ADM's 256 unconditional and LSUN files: the same network, but which data it learned (the card)
+    # and the authors' sampling settings are not in the tensors
     names = ", ".join(p.name for p in found)
-    if len(same) == 1:  # one network, several files (the card differs only): the first is as good
-        return found[0]
     raise ValueError(f"the tensors fit several presets ({names}); pass --preset with the file's own")
