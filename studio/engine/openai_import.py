@@ -3,9 +3,10 @@ of such a model for parity checks against the reference code."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 
 from studio.core.atomic import atomic_target
 from studio.core.enums import Architecture, NetKind
+from studio.core.paths import resources_folder
 from studio.models.cascade import DESCRIPTION, read_cascade
 from studio.models.config import OPENAI_ARCHITECTURES, ModelCard
 from studio.models.files import ModelFileError, build_module, load_model, save_model
@@ -56,6 +58,7 @@ def import_checkpoint(family: str, source: str | Path, out: str | Path, *, prese
     if spec is None:
         chosen = chosen or recognise(architecture, tensors)
         spec = spec_from_flags(architecture, chosen.flags)
+    spec = _with_tokenizer(spec)
     try:
         converted = convert(spec, tensors)
     except ValueError as exc:
@@ -69,6 +72,23 @@ def import_checkpoint(family: str, source: str | Path, out: str | Path, *, prese
     report("done", 1.0)
     return ImportResult(out, chosen.name if chosen else None, sum(t.numel() for t in converted.values()),
                         str(dtype).removeprefix("torch."))
+
+
+def gpt2_merges() -> tuple[str, ...]:
+    """GPT-2's BPE merges, shipped in resources/tokenizers (MIT, from glide-text2im)."""
+    path = resources_folder() / "tokenizers" / "gpt2-vocab.bpe.gz"
+    lines = gzip.decompress(path.read_bytes()).decode("utf-8").split("\n")
+    return tuple(line for line in lines[1:] if line)  # the first line is "#version: 0.2"
+
+
+def _with_tokenizer(spec: ImportSpec) -> ImportSpec:
+    """A GLIDE text model with GPT-2's vocabulary stored in its config (so in the model file), when its
+    embedding has GPT-2's size; another size keeps its own (a test's tiny vocabulary, say)."""
+    text = spec.config.openai.text
+    if text is None or text.merges or text.vocab_size != 50257:
+        return spec
+    openai = replace(spec.config.openai, text=replace(text, merges=gpt2_merges()))
+    return replace(spec, config=replace(spec.config, openai=openai))
 
 
 def _family(family: str) -> Architecture:

@@ -156,6 +156,10 @@ class GlideTextConfig:
                "openai.text.width must be a positive multiple of heads")
         _check(self.layers >= 1 and self.text_ctx >= 1 and self.vocab_size >= 1,
                "openai.text layers, text_ctx and vocab_size must be ≥ 1")
+        # byte-level BPE: 256 byte symbols, one token per merge, <|endoftext|>
+        _check(not self.merges or len(self.merges) + 257 == self.vocab_size,
+               f"openai.text has {len(self.merges)} merges, which make {len(self.merges) + 257} tokens, "
+               f"not vocab_size {self.vocab_size}")
 
 
 # OpenAI's networks of one file: the keyword arguments of their UNetModel / SuperResModel /

@@ -12,7 +12,8 @@ import torch
 from studio.cli import main
 from studio.models.files import read_model_info
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openai"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "openai"
 sys.path.insert(0, str(FIXTURES))
 from weights import weights  # noqa: E402
 
@@ -113,3 +114,28 @@ def test_forward_refuses_missing_inputs_in_one_line(tmp_path, capsys):
     np.savez(tmp_path / "bad.npz", in_x=np.zeros((1, 3, 8, 8), np.float32), in_timesteps=np.array([5]))
     assert main(["forward", str(out), "--inputs", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "o.npz")]) == 2
     assert "text-conditioned: pass tokens and mask" in capsys.readouterr().err
+
+
+def test_a_glide_import_stores_gpt2s_merges_and_tokenizes_like_the_reference(tmp_path, capsys, monkeypatch):
+    import studio.engine.openai_import as importer
+
+    monkeypatch.setattr(importer, "resources_folder", lambda: ROOT / "resources")  # this checkout's files
+    data = checkpoint(tmp_path, "glide_base")
+    flags = json.loads(str(data["flags"])) | {"vocab_size": 50257}
+    shapes = dict(zip(data["names"].tolist(), map(tuple, json.loads(str(data["shapes"]))), strict=True))
+    shapes["token_embedding.weight"] = (50257, shapes["token_embedding.weight"][1])
+    torch.save({k: torch.from_numpy(v) for k, v in weights(shapes).items()}, tmp_path / "glide.pt")
+    (tmp_path / "flags.json").write_text(json.dumps(flags))
+    out = tmp_path / "glide.safetensors"
+    assert main(["import", "glide", str(tmp_path / "glide.pt"), "--flags", str(tmp_path / "flags.json"),
+                 "--out", str(out)]) == 0
+    assert len(read_model_info(out).config.openai.text.merges) == 50000
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "<50000 BPE merges>" in capsys.readouterr().out
+    from studio.models.files import load_model
+
+    case = json.loads((FIXTURES / "bpe_cases.json").read_text())[0]
+    tokens, mask = load_model(out).module.text.encode_prompts([case["prompt"], ""])
+    assert tokens.shape == (2, 8) and tokens[0].tolist() == case["tokens"][:8] and mask[0].all()
+    assert tokens[1].tolist() == [50256] * 8 and not mask[1].any()

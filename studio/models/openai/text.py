@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.models.config import GlideTextConfig
+from studio.models.openai.bpe import BPETokenizer
 
 
 class LayerNorm32(nn.LayerNorm):
@@ -82,6 +83,16 @@ class GlideText(nn.Module):
         self.positional_embedding = nn.Parameter(torch.zeros(config.text_ctx, w))
         self.padding_embedding = nn.Parameter(torch.zeros(config.text_ctx, w)) if config.padding else None
         self.transformer_proj = nn.Linear(w, emb_channels)
+        self.tokenizer = BPETokenizer(config.merges) if config.merges else None
+
+    def encode_prompts(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and mask [B, text_ctx] of prompts ("" is GLIDE's unconditional input: all padding)."""
+        if self.tokenizer is None:
+            raise ValueError("this model file holds no tokenizer merges; re-import it")
+        rows = [self.tokenizer.padded(self.tokenizer.encode(p), self.config.text_ctx) for p in prompts]
+        device = self.token_embedding.weight.device
+        tokens = torch.tensor([r[0] for r in rows], dtype=torch.long, device=device)
+        return tokens, torch.tensor([r[1] for r in rows], dtype=torch.bool, device=device)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """(pooled [B, emb], token states [B, width, text_ctx]) for token ids and mask (True = a token)."""
