@@ -296,6 +296,22 @@ class ModelConfig:
         elif self.role is Role.INPAINT:
             _check(u.extra_channels == 4, "an inpaint model needs 4 extra channels (mask, masked image)")
 
+    @property
+    def label_classes(self) -> int:
+        """How many class labels the network is conditioned on (0: none)."""
+        if self.openai is not None:
+            return 0 if self.role is Role.CLASSIFIER else self.openai.num_classes
+        return self.unet.num_classes if self.unet is not None else 0
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """A classifier's classes; an OpenAI classifier's are ImageNet's indices."""
+        if self.role is not Role.CLASSIFIER:
+            return ()
+        if self.openai is not None:
+            return tuple(str(i) for i in range(self.openai.out_channels))
+        return self.classifier.class_names
+
     def _check_openai(self) -> None:
         net = self.openai
         _check(net is not None, f"a {self.architecture.value} model needs an openai config")

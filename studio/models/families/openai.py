@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from studio.core.enums import Architecture
+from studio.core.enums import Architecture, NetKind
 from studio.models.config import ModelConfig
 from studio.models.families.base import Conditioning
 from studio.models.openai.convert import build_network, convert
@@ -42,12 +42,31 @@ class OpenAIFamily:
         extra: torch.Tensor | None = None,
         aug_level: torch.Tensor | None = None,
     ) -> Conditioning:
-        kwargs = {}
-        if config.openai.num_classes and class_labels is not None:
-            kwargs["y"] = class_labels
+        net = config.openai
+        paired = negative is not None and net.text is not None  # CFG needs a prompt to drop
+        kwargs: dict[str, torch.Tensor] = {}
+        if net.text is not None:
+            kwargs["tokens"], kwargs["mask"] = module.text.encode_prompts([*prompts, *(negative if paired else ())])
+        if net.num_classes and class_labels is not None:
+            kwargs["y"] = torch.cat([class_labels, class_labels]) if paired else class_labels
         if extra is not None:
-            kwargs["low_res"] = extra
-        return Conditioning(kwargs, paired=False)
+            kwargs["extra"] = torch.cat([extra, extra]) if paired else extra
+        return Conditioning(kwargs, paired)
+
+    def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
+                **conditioning) -> torch.Tensor:
+        """The engine's conventions → the reference's inputs: rescaled timesteps where the file wants them;
+        `extra` as the upsampler's low-res image, or a mask-channel model's [mask (1 = regenerate), masked
+        image] as GLIDE's inpaint_image and inpaint_mask (1 = known); no augmentation-level input."""
+        conditioning.pop("aug_level", None)
+        extra = conditioning.pop("extra", None)
+        kind = config.openai.kind
+        if extra is not None and kind in (NetKind.INPAINT, NetKind.SUPER_RES_INPAINT):
+            regenerate, image = extra[:, :1], extra[:, 1:]
+            conditioning |= {"inpaint_image": image, "inpaint_mask": 1 - regenerate}
+        elif extra is not None and kind is NetKind.SUPER_RES:
+            conditioning["low_res"] = extra
+        return module(x, network_timesteps(config, t), **conditioning)
 
     def import_state_dict(self, tensors: Mapping[str, torch.Tensor]) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
         """Recognise the file among this family's presets and convert it."""
