@@ -42,7 +42,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_train_all(commands)
     _add_eval(commands)
+    _add_openai(commands)
     return parser
+
+
+OPENAI_FAMILIES = ("glide", "adm", "iddpm")
+
+
+def _add_openai(commands) -> None:
+    """`import`, `cascade` and `forward`: OpenAI's checkpoints (docs/models.md, README)."""
+    p = commands.add_parser("import", help="an OpenAI checkpoint (.pt) → a studio model file")
+    p.add_argument("family", choices=OPENAI_FAMILIES)
+    p.add_argument("file", help="the .pt file (GLIDE, guided-diffusion or improved-diffusion)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--preset", help="the public file it is (default: recognised from its tensors' shapes)")
+    how.add_argument("--flags", help="a JSON file: the reference's command-line flags or its model class's "
+                                     "keyword arguments")
+    p.add_argument("--out", required=True, help="the model file to write (.safetensors)")
+    p.add_argument("--overwrite", action="store_true")
+    p = commands.add_parser("cascade", help="write a cascade.json tying base, upsampler and classifier together")
+    p.add_argument("--name", required=True)
+    p.add_argument("--base", required=True)
+    p.add_argument("--sr", default=None)
+    p.add_argument("--classifier", default=None)
+    p.add_argument("--out", required=True, help="the cascade.json (or its folder) beside the model files")
+    p.add_argument("--overwrite", action="store_true")
+    p = commands.add_parser("forward", help="run an imported network once (float32, CPU): parity checks")
+    p.add_argument("model")
+    p.add_argument("--inputs", required=True, help=".npz with in_x, in_timesteps and what the model needs")
+    p.add_argument("--out", required=True, help=".npz to write out_model (or out_logits)")
 
 
 def _add_batch(commands) -> None:

@@ -40,6 +40,10 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
             from studio.batch import run_batch
 
             return run_batch(args, settings_from_args(args))
+        if args.command in ("import", "cascade", "forward"):
+            from studio.openai_commands import run
+
+            return run(args)
         if args.command in ("data", "train", "train-all", "eval"):
             from studio import training_commands
 
@@ -118,11 +122,11 @@ def run_job(job: Job, device: str | None) -> Result:
 class Progress:
     """Progress on stderr: stage, step, seconds per step and ETA, rewritten in place on a terminal."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr  # looked up now: a default bound at import outlives a replaced stderr
         self.total = 0
         self.done = 0
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, JobStarted):

@@ -26,7 +26,7 @@ class Layer(str, Enum):
 
 
 # top-level modules of the CLI layer (DESIGN §2 names cli.py; its subcommands' bodies live beside it)
-CLI_MODULES = {"cli", "commands", "batch", "training_commands"}
+CLI_MODULES = {"cli", "commands", "batch", "training_commands", "openai_commands"}
 
 # the layers each layer may import besides itself: DESIGN §2's arrows, closed transitively
 # (`ui → app → engine → {diffusion, models} → core`), with images open to the layers that show or save images

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 
 from studio.app.background import Background
 from studio.app.canvas import Canvas, CanvasFiles
+from studio.app.checkpoints import CheckpointImporter
 from studio.app.gallery import Gallery, GalleryEntry
 from studio.app.generation import GenerationModel, Mode
 from studio.app.properties import Property, load_properties, properties_of, save_properties
@@ -102,6 +103,7 @@ class Session(QObject):
         self.timeline = Timeline(self)
         self.canvas_files = CanvasFiles(canvas, self.folder, self.generation, self.background, self)
         self.schedule = SchedulePreview(self.generation, canvas, self.background, curve_of=curve_of, parent=self)
+        self.checkpoints = CheckpointImporter(self.background, self)
         self.model: ModelSummary | None = None
         self.partial: np.ndarray | None = None
         self.last_result: Result | None = None
@@ -116,8 +118,10 @@ class Session(QObject):
         self.runner.step.connect(lambda event: self.schedule.show_frame(event.frame))
         self.timeline.index_changed.connect(lambda _: self.schedule.show_frame(self.timeline.current()))
         self.model_changed.connect(self.schedule.set_model)
-        for part in (self.gallery, self.canvas_files, self.schedule):
+        for part in (self.gallery, self.canvas_files, self.schedule, self.checkpoints):
             part.error.connect(self.error)
+        self.checkpoints.progress.connect(self.message)
+        self.checkpoints.imported.connect(self.open_model)  # the imported file opens at once
         self.canvas_files.message.connect(self.message)
 
     def _watch_settings(self) -> None:

@@ -59,3 +59,23 @@ class Architecture(str, Enum):
     """The network family a model file belongs to (studio.models.families); files without one are STUDIO."""
 
     STUDIO = "studio"
+    ADM = "adm"  # openai/guided-diffusion (Dhariwal & Nichol 2021): U-Nets, upsamplers, noisy classifiers
+    IDDPM = "iddpm"  # openai/improved-diffusion (Nichol & Dhariwal 2021)
+    GLIDE = "glide"  # openai/glide-text2im (Nichol et al. 2021): text-conditioned U-Nets
+
+
+class NetKind(str, Enum):
+    """Which of OpenAI's network classes a checkpoint holds; it decides the extra inputs."""
+
+    UNET = "unet"  # UNetModel / Text2ImUNet
+    SUPER_RES = "super_res"  # SuperResModel: [x_t, bilinear(low_res)]
+    INPAINT = "inpaint"  # GLIDE InpaintText2ImUNet: [x_t, image·mask, mask]
+    SUPER_RES_INPAINT = "super_res_inpaint"  # [x_t, image·mask, mask, bilinear(low_res)]
+    CLASSIFIER = "classifier"  # EncoderUNetModel
+
+
+class Pooling(str, Enum):
+    """How OpenAI's noisy classifier pools its last feature map into logits."""
+
+    ATTENTION = "attention"  # CLIP-style attention pooling over [mean; positions]
+    ADAPTIVE = "adaptive"  # global average, then a 1×1 convolution

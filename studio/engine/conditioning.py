@@ -51,10 +51,11 @@ def prompt_network(model: LoadedModel, settings: Settings, batch: int, *, guidan
     conditioning = family_of(config).conditioning(net, config, [settings.prompt] * batch, negative,
                                                   class_labels=_class_labels(model, settings, batch))
     dtype = next(net.parameters()).dtype
+    family = family_of(config)
 
     def network(x_t: torch.Tensor, t: torch.Tensor, **more: torch.Tensor) -> torch.Tensor:
         x = x_t.to(dtype).contiguous(memory_format=torch.channels_last)
-        return net(x, t, **conditioning.kwargs, **more).float()
+        return family.forward(net, config, x, t, **conditioning.kwargs, **more).float()
 
     return PromptNetwork(network, conditioning.paired, guidance_scale)
 
@@ -92,7 +93,7 @@ def with_classifier_guidance(
 def log_prob_gradient(classifier: LoadedModel, label: int) -> GradLogProb:
     """∇_{x_t} log p_φ(y | x_t, t) of the noise-aware classifier, for a fixed target class y."""
     net = classifier.module
-    num_classes = classifier.config.classifier.num_classes
+    num_classes = len(classifier.config.class_names)
     if not 0 <= label < num_classes:
         raise ValueError(f"class {label} is out of range: the classifier knows {num_classes} classes")
     dtype = next(net.parameters()).dtype
@@ -118,8 +119,7 @@ def class_probability(classifier: LoadedModel, label: int) -> Callable[[torch.Te
 
 
 def _class_labels(model: LoadedModel, settings: Settings, batch: int) -> torch.Tensor | None:
-    unet = model.config.unet
-    if unet is None or unet.num_classes == 0:
+    if model.config.label_classes == 0:
         return None
     if settings.class_label is None:
         raise ValueError("this model is class-conditional: choose a class")

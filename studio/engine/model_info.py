@@ -53,7 +53,7 @@ def summarize(path: str | Path) -> ModelSummary:
         resolution=base.config.resolution if base else sr.config.low_res,
         output_resolution=(sr or base).config.resolution,
         has_base=base is not None, has_sr=sr is not None,
-        class_names=classifier.config.classifier.class_names if classifier else (),
+        class_names=classifier.config.class_names if classifier else (),
         timesteps=main.config.diffusion.timesteps, schedule=main.config.diffusion.schedule.value,
         description=describe_model_path(path),
         sr_timesteps=sr.config.diffusion.timesteps if sr else 0,

@@ -107,10 +107,11 @@ def describe_info(info: ModelInfo, slot: str | None) -> str:
                          ("licence", card.licence), ("training", card.training)):
         if value:
             lines.append(f"  {label + ':':<12} {value}")
-    config = json.dumps(info.config.to_dict(), indent=2, ensure_ascii=False)
+    data = info.config.to_dict()
     if info.config.text is not None:  # the vocabulary is long; show its size instead
-        data = info.config.to_dict()
         data["text"]["vocab"] = f"<{len(info.config.text.vocab)} words>"
-        config = json.dumps(data, indent=2, ensure_ascii=False)
+    if info.config.openai is not None and info.config.openai.text is not None:  # so are GPT-2's merges
+        data["openai"]["text"]["merges"] = f"<{len(info.config.openai.text.merges)} BPE merges>"
+    config = json.dumps(data, indent=2, ensure_ascii=False)
     lines.append("  config:      " + config.replace("\n", "\n  "))
     return "\n".join(lines)

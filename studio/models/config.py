@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from typing import Any
 
-from studio.core.enums import Architecture, PredictionType, Role, ScheduleKind, VarianceType
+from studio.core.enums import Architecture, NetKind, Pooling, PredictionType, Role, ScheduleKind, VarianceType
 
 
 def _check(condition: bool, message: str) -> None:
@@ -139,6 +139,93 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True)
+class GlideTextConfig:
+    """GLIDE's text transformer (the `xf_*` flags of glide-text2im)."""
+
+    text_ctx: int = 128
+    width: int = 512
+    layers: int = 16
+    heads: int = 8
+    final_ln: bool = True
+    padding: bool = True  # a learned embedding replaces the padded positions
+    vocab_size: int = 50257
+    merges: tuple[str, ...] = ()  # GPT-2's byte-level BPE merges, in rank order: the vocabulary, in the file
+
+    def __post_init__(self) -> None:
+        _check(self.width > 0 and self.heads > 0 and self.width % self.heads == 0,
+               "openai.text.width must be a positive multiple of heads")
+        _check(self.layers >= 1 and self.text_ctx >= 1 and self.vocab_size >= 1,
+               "openai.text layers, text_ctx and vocab_size must be ≥ 1")
+        # byte-level BPE: 256 byte symbols, one token per merge, <|endoftext|>
+        _check(not self.merges or len(self.merges) + 257 == self.vocab_size,
+               f"openai.text has {len(self.merges)} merges, which make {len(self.merges) + 257} tokens, "
+               f"not vocab_size {self.vocab_size}")
+
+
+# OpenAI's networks of one file: the keyword arguments of their UNetModel / SuperResModel /
+# EncoderUNetModel / Text2ImUNet, with attention given as downsample rates as those classes take it.
+@dataclass(frozen=True)
+class OpenAINetConfig:
+    kind: NetKind = NetKind.UNET
+    image_size: int = 64
+    in_channels: int = 3  # image channels; the kind adds the low-res and inpainting channels
+    model_channels: int = 128
+    out_channels: int = 3  # 6 with learned variance; the number of classes for a classifier
+    num_res_blocks: int = 2
+    attention_ds: tuple[int, ...] = (4, 8)  # downsample rates 1, 2, 4, … with attention
+    channel_mult: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)  # 0.5 occurs (ADM 512)
+    num_classes: int = 0
+    num_heads: int = 1
+    num_head_channels: int = -1  # > 0: heads = channels // this, overriding num_heads
+    num_heads_upsample: int = -1
+    use_scale_shift_norm: bool = True
+    resblock_updown: bool = False
+    conv_resample: bool = True
+    dropout: float = 0.0
+    pool: Pooling = Pooling.ATTENTION  # classifiers only
+    rescale_timesteps: bool = False  # improved-diffusion: the network sees t·1000/T
+    text: GlideTextConfig | None = None
+
+    def __post_init__(self) -> None:
+        for name, kind in (("kind", NetKind), ("pool", Pooling)):
+            try:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+            except ValueError:
+                raise ValueError(f"openai.{name} {getattr(self, name)!r} is not one of "
+                                 f"{[k.value for k in kind]}") from None
+        object.__setattr__(self, "channel_mult", tuple(float(m) for m in self.channel_mult))
+        _check(self.model_channels > 0 and self.in_channels > 0 and self.out_channels > 0,
+               "openai channels must be positive")
+        _check(len(self.channel_mult) >= 1 and all(m > 0 for m in self.channel_mult),
+               "openai.channel_mult must be positive")
+        _check(all(int(m * self.model_channels) % 32 == 0 for m in self.channel_mult),
+               "every openai width must be a multiple of 32 (GroupNorm with 32 groups)")
+        _check(self.num_res_blocks >= 1, "openai.num_res_blocks must be ≥ 1")
+        _check(self.num_head_channels > 0 or self.num_heads > 0, "openai needs num_heads or num_head_channels")
+        _check(self.image_size % 2 ** (len(self.channel_mult) - 1) == 0,
+               f"openai.image_size {self.image_size} must be divisible by 2^(levels−1)")
+        _check(self.num_classes >= 0, "openai.num_classes must be ≥ 0")
+        _check(self.text is None or self.kind is not NetKind.CLASSIFIER, "a classifier takes no text")
+
+    @property
+    def input_channels(self) -> int:
+        """The first convolution's input: x_t plus what the kind concatenates to it."""
+        extra = {NetKind.SUPER_RES: 1, NetKind.INPAINT: 1, NetKind.SUPER_RES_INPAINT: 2}.get(self.kind, 0)
+        extra_mask = 1 if self.kind in (NetKind.INPAINT, NetKind.SUPER_RES_INPAINT) else 0
+        return self.in_channels * (1 + extra) + extra_mask
+
+    @classmethod
+    def from_dict(cls, data: Any) -> OpenAINetConfig:
+        _check(isinstance(data, dict), "openai must be an object")
+        data = dict(data)
+        text = data.pop("text", None)
+        config = _build(cls, data, "openai")
+        if text is not None:
+            config = replace(config, text=_build(GlideTextConfig, text, "openai.text"))
+        return config
+
+
+@dataclass(frozen=True)
 class DiffusionConfig:
     schedule: ScheduleKind = ScheduleKind.COSINE
     timesteps: int = 1000
@@ -156,6 +243,11 @@ class DiffusionConfig:
         _check(2 <= self.timesteps <= 10_000, "diffusion.timesteps must lie in [2, 10000]")
 
 
+OPENAI_ARCHITECTURES = frozenset({Architecture.ADM, Architecture.IDDPM, Architecture.GLIDE})
+ROLE_OF_KIND = {NetKind.UNET: Role.BASE, NetKind.SUPER_RES: Role.SR, NetKind.INPAINT: Role.INPAINT,
+                NetKind.SUPER_RES_INPAINT: Role.SR, NetKind.CLASSIFIER: Role.CLASSIFIER}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     role: Role
@@ -166,6 +258,7 @@ class ModelConfig:
     classifier: ClassifierConfig | None = None
     low_res: int | None = None  # SR only: the size of the low-resolution input
     architecture: Architecture = Architecture.STUDIO  # the family (models.families); absent in older files
+    openai: OpenAINetConfig | None = None  # the network of an imported OpenAI checkpoint (adm, iddpm, glide)
 
     def __post_init__(self) -> None:
         try:
@@ -177,6 +270,11 @@ class ModelConfig:
         except ValueError:
             raise ValueError(f"architecture {self.architecture!r} is not one of "
                              f"{[a.value for a in Architecture]}") from None
+        if self.architecture in OPENAI_ARCHITECTURES:
+            self._check_openai()
+            return
+        _check(self.openai is None, f"an openai config needs architecture adm, iddpm or glide, "
+                                    f"not {self.architecture.value}")
         if self.role is Role.CLASSIFIER:
             _check(self.classifier is not None, "a classifier model needs a classifier config")
             _check(self.classifier.resolution == self.resolution, "classifier.resolution ≠ resolution")
@@ -198,6 +296,39 @@ class ModelConfig:
         elif self.role is Role.INPAINT:
             _check(u.extra_channels == 4, "an inpaint model needs 4 extra channels (mask, masked image)")
 
+    @property
+    def label_classes(self) -> int:
+        """How many class labels the network is conditioned on (0: none)."""
+        if self.openai is not None:
+            return 0 if self.role is Role.CLASSIFIER else self.openai.num_classes
+        return self.unet.num_classes if self.unet is not None else 0
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """A classifier's classes; an OpenAI classifier's are ImageNet's indices."""
+        if self.role is not Role.CLASSIFIER:
+            return ()
+        if self.openai is not None:
+            return tuple(str(i) for i in range(self.openai.out_channels))
+        return self.classifier.class_names
+
+    def _check_openai(self) -> None:
+        net = self.openai
+        _check(net is not None, f"a {self.architecture.value} model needs an openai config")
+        _check(self.unet is None and self.text is None and self.classifier is None,
+               f"a {self.architecture.value} model has only an openai config")
+        _check(net.image_size == self.resolution, "openai.image_size must equal the model's resolution")
+        _check(ROLE_OF_KIND[net.kind] is self.role,
+               f"an openai {net.kind.value} network has role {ROLE_OF_KIND[net.kind].value}, not {self.role.value}")
+        if self.role is Role.CLASSIFIER:
+            return
+        learned = self.diffusion.variance is VarianceType.LEARNED_RANGE
+        _check(net.out_channels == net.in_channels * (2 if learned else 1),
+               "openai.out_channels must be twice the image channels exactly when the variance is learned")
+        if net.kind in (NetKind.SUPER_RES, NetKind.SUPER_RES_INPAINT):
+            _check(self.low_res is not None and 0 < self.low_res < self.resolution,
+                   "an openai upsampler needs low_res smaller than its resolution")
+
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))
 
@@ -209,13 +340,13 @@ class ModelConfig:
         _check(isinstance(data, dict), "config must be an object")
         _check("role" in data and "resolution" in data, "config needs role and resolution")
         parts = {"diffusion": DiffusionConfig, "unet": UNetConfig, "text": TextEncoderConfig,
-                 "classifier": ClassifierConfig}
+                 "classifier": ClassifierConfig, "openai": OpenAINetConfig}
         kwargs = {k: v for k, v in data.items() if k not in parts}
         unknown = set(kwargs) - {"role", "resolution", "low_res", "architecture"}
         _check(not unknown, f"config has unknown fields: {', '.join(sorted(unknown))}")
         for name, part in parts.items():
             if data.get(name) is not None:
-                kwargs[name] = _build(part, data[name], name)
+                kwargs[name] = part.from_dict(data[name]) if name == "openai" else _build(part, data[name], name)
         _check(isinstance(data["resolution"], int), "resolution must be an integer")
         return cls(**kwargs)
 

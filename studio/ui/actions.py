@@ -44,6 +44,7 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("open_image", "Open image…", ("Ctrl+O",)),
     Command("open_model", "Open model file…"),
+    Command("import_checkpoint", "Import checkpoint…"),
     Command("model_card", "Model card…"),
     Command("export_sequence", "Export sequence…"),
     Command("export_gallery", "Export gallery…"),

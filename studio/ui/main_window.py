@@ -13,6 +13,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QColorDialog,
     QFileDialog,
+    QInputDialog,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         s = self.session
         slots = {
             "open_image": self.open_image, "open_model": self.open_model, "model_card": self.show_card,
+            "import_checkpoint": self.import_checkpoint,
             "export_sequence": self.export_sequence,
             "export_gallery": lambda: self.export_gallery(self.gallery.selected_entries()),
             "quit": self.close, "paste": self.paste_image,
@@ -150,6 +152,26 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open model file", "", MODEL_FILTER)
         if path:
             self.session.open_model(path)
+
+    def import_checkpoint(self) -> None:
+        """File → Import checkpoint…: an OpenAI .pt, its family, its preset (or recognised), where to write it;
+        the session imports it in the background (progress in the status bar) and opens the result."""
+        source, _ = QFileDialog.getOpenFileName(self, "Import checkpoint", "", "PyTorch checkpoints (*.pt *.pth)")
+        if not source:
+            return
+        importer = self.session.checkpoints
+        family, ok = QInputDialog.getItem(self, "Import checkpoint", "Family:", list(importer.families), 0, False)
+        if not ok:
+            return
+        choices = ["recognise from the file", *importer.presets(family)]
+        preset, ok = QInputDialog.getItem(self, "Import checkpoint", "Preset:", choices, 0, False)
+        if not ok:
+            return
+        stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        out, _ = QFileDialog.getSaveFileName(self, "Save model file", f"{stem}.safetensors",
+                                             "Model files (*.safetensors)")
+        if out:
+            importer.start(family, source, out, "" if preset == choices[0] else preset)
 
     def show_card(self) -> QMessageBox | None:
         """The model's card, on demand (the Model card… button or menu entry)."""

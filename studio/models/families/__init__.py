@@ -11,10 +11,12 @@ from __future__ import annotations
 from studio.core.enums import Architecture
 from studio.models.config import ModelConfig
 from studio.models.families.base import Conditioning, Family
+from studio.models.families.openai import OpenAIFamily
 from studio.models.families.studio import StudioFamily
 
 FAMILIES: dict[Architecture, Family] = {
     Architecture.STUDIO: StudioFamily(),
+    **{a: OpenAIFamily(a) for a in (Architecture.ADM, Architecture.IDDPM, Architecture.GLIDE)},
 }
 
 

@@ -45,3 +45,9 @@ class Family(Protocol):
 
     def import_state_dict(self, tensors: Mapping[str, torch.Tensor]) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
         """A foreign checkpoint's config and tensors under our names (ValueError if it is not one)."""
+
+    def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
+                **conditioning: Any) -> torch.Tensor:
+        """One forward as the engine calls it: t are original timesteps, `conditioning` this family's
+        kwargs plus the tasks' own (`extra`: the SR stage's upsampled low-res image or a mask-channel
+        model's [mask (1 = regenerate), masked image]; `aug_level`)."""

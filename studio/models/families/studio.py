@@ -48,5 +48,9 @@ class StudioFamily:
         }
         return Conditioning({k: v for k, v in kwargs.items() if v is not None}, paired)
 
+    def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
+                **conditioning) -> torch.Tensor:
+        return module(x, t, **conditioning)
+
     def import_state_dict(self, tensors: Mapping[str, torch.Tensor]) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
         raise ValueError("studio models are read directly from their own files; there is nothing to import")

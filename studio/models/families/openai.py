@@ -1,0 +1,74 @@
+"""OpenAI's families — `adm` (guided-diffusion), `iddpm` (improved-diffusion), `glide` — one class, three
+instances: their networks differ only in what their configs say."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from studio.core.enums import Architecture, NetKind
+from studio.models.config import ModelConfig
+from studio.models.families.base import Conditioning
+from studio.models.openai.convert import build_network, convert
+from studio.models.openai.flags import spec_from_flags
+from studio.models.openai.recognise import recognise
+
+
+def network_timesteps(config: ModelConfig, t: torch.Tensor) -> torch.Tensor:
+    """What the network receives for original timesteps t: t itself, or improved-diffusion's t·1000/T when
+    the file was trained with rescale_timesteps."""
+    if config.openai is not None and config.openai.rescale_timesteps:
+        return t.float() * (1000.0 / config.diffusion.timesteps)
+    return t
+
+
+class OpenAIFamily:
+    def __init__(self, architecture: Architecture) -> None:
+        self.architecture = architecture
+
+    def build_module(self, config: ModelConfig) -> nn.Module:
+        return build_network(config)
+
+    def conditioning(
+        self,
+        module: nn.Module,
+        config: ModelConfig,
+        prompts: Sequence[str],
+        negative: Sequence[str] | None = None,
+        *,
+        class_labels: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
+        aug_level: torch.Tensor | None = None,
+    ) -> Conditioning:
+        net = config.openai
+        paired = negative is not None and net.text is not None  # CFG needs a prompt to drop
+        kwargs: dict[str, torch.Tensor] = {}
+        if net.text is not None:
+            kwargs["tokens"], kwargs["mask"] = module.text.encode_prompts([*prompts, *(negative if paired else ())])
+        if net.num_classes and class_labels is not None:
+            kwargs["y"] = torch.cat([class_labels, class_labels]) if paired else class_labels
+        if extra is not None:
+            kwargs["extra"] = torch.cat([extra, extra]) if paired else extra
+        return Conditioning(kwargs, paired)
+
+    def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
+                **conditioning) -> torch.Tensor:
+        """The engine's conventions → the reference's inputs: rescaled timesteps where the file wants them;
+        `extra` as the upsampler's low-res image, or a mask-channel model's [mask (1 = regenerate), masked
+        image] as GLIDE's inpaint_image and inpaint_mask (1 = known); no augmentation-level input."""
+        conditioning.pop("aug_level", None)
+        extra = conditioning.pop("extra", None)
+        kind = config.openai.kind
+        if extra is not None and kind in (NetKind.INPAINT, NetKind.SUPER_RES_INPAINT):
+            regenerate, image = extra[:, :1], extra[:, 1:]
+            conditioning |= {"inpaint_image": image, "inpaint_mask": 1 - regenerate}
+        elif extra is not None and kind is NetKind.SUPER_RES:
+            conditioning["low_res"] = extra
+        return module(x, network_timesteps(config, t), **conditioning)
+
+    def import_state_dict(self, tensors: Mapping[str, torch.Tensor]) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+        """Recognise the file among this family's presets and convert it."""
+        spec = spec_from_flags(self.architecture, recognise(self.architecture, tensors).flags)
+        return spec.config, convert(spec, tensors)

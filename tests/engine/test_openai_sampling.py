@@ -1,0 +1,102 @@
+"""Imported OpenAI models on the one task path: text → image with GLIDE's classifier-free guidance,
+ADM's class conditioning with its noisy classifier, the cascade's upsampler and GLIDE inpainting —
+tiny files imported through `studio import` from the parity fixtures' reference weights."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from studio.cli import main
+from studio.core.enums import Architecture
+from studio.images.files import load_rgb
+from studio.models.families import FAMILIES
+from studio.models.openai.flags import spec_from_flags
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "openai"
+sys.path.insert(0, str(FIXTURES))
+from weights import weights  # noqa: E402
+
+
+def imported(tmp_path: Path, name: str, role: str, **flag_changes) -> Path:
+    data = np.load(FIXTURES / f"{name}.npz")
+    shapes = dict(zip(data["names"].tolist(), map(tuple, json.loads(str(data["shapes"]))), strict=True))
+    flags = json.loads(str(data["flags"])) | flag_changes
+    if "vocab_size" in flag_changes:
+        shapes["token_embedding.weight"] = (flag_changes["vocab_size"], shapes["token_embedding.weight"][1])
+    torch.save({k: torch.from_numpy(v) for k, v in weights(shapes).items()}, tmp_path / f"{role}.pt")
+    (tmp_path / f"{role}.json").write_text(json.dumps(flags))
+    out = tmp_path / f"{role}.safetensors"
+    assert main(["import", str(data["family"]), str(tmp_path / f"{role}.pt"), "--flags",
+                 str(tmp_path / f"{role}.json"), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def gpt2_resources(monkeypatch):
+    import studio.engine.openai_import as importer
+
+    monkeypatch.setattr(importer, "resources_folder", lambda: ROOT / "resources")
+
+
+def test_adm_with_its_classifier_and_upsampler_generates_the_same_pixels_twice(tmp_path, capsys):
+    imported(tmp_path, "adm_unet_new_order", "base")
+    imported(tmp_path, "adm_super_res", "sr")
+    imported(tmp_path, "adm_classifier_attention", "classifier")
+    assert main(["cascade", "--name", "tiny ADM", "--base", str(tmp_path / "base.safetensors"), "--sr",
+                 str(tmp_path / "sr.safetensors"), "--classifier", str(tmp_path / "classifier.safetensors"),
+                 "--out", str(tmp_path)]) == 0
+    args = ["generate", "--model", str(tmp_path), "--class-label", "3", "--class-guidance", "2", "--steps", "3",
+            "--sr-steps", "2", "--seed", "5"]
+    assert main([*args, "--out", str(tmp_path / "a.png")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b.png")]) == 0
+    a, b = load_rgb(tmp_path / "a.png"), load_rgb(tmp_path / "b.png")
+    assert a.shape == (8, 8, 3) and np.array_equal(a, b)
+
+
+def test_glide_text_to_image_with_guidance_runs_from_a_prompt(tmp_path, capsys, gpt2_resources):
+    model = imported(tmp_path, "glide_base", "base", vocab_size=50257)
+    assert main(["generate", "--model", str(model), "--prompt", "a corgi in a hat", "--guidance", "3",
+                 "--steps", "3", "--seed", "1", "--out", str(tmp_path / "g.png")]) == 0
+    assert load_rgb(tmp_path / "g.png").shape == (8, 8, 3)
+
+
+def test_glide_inpainting_keeps_the_known_pixels(tmp_path, capsys, gpt2_resources):
+    from PIL import Image
+
+    model = imported(tmp_path, "glide_inpaint", "inpaint", vocab_size=50257)
+    image = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "image.png")
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 2:6] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    assert main(["inpaint", "--model", str(model), "--prompt", "a cat", "--image", str(tmp_path / "image.png"),
+                 "--mask", str(tmp_path / "mask.png"), "--steps", "3", "--out", str(tmp_path / "i.png")]) == 0
+    out = load_rgb(tmp_path / "i.png")
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+
+
+class Recorder(torch.nn.Module):
+    def forward(self, x, t, **kwargs):
+        self.t, self.kwargs = t, kwargs
+        return torch.zeros(x.shape[0], 6, *x.shape[2:])
+
+
+def test_the_engine_s_conventions_become_the_references_inputs():
+    family = FAMILIES[Architecture.GLIDE]
+    config = spec_from_flags(Architecture.GLIDE, {"inpaint": True}).config
+    net = Recorder()
+    regenerate = torch.zeros(1, 1, 4, 4)
+    regenerate[..., :2] = 1
+    image = torch.randn(1, 3, 4, 4)
+    family.forward(net, config, torch.zeros(1, 3, 4, 4), torch.tensor([7]), extra=torch.cat([regenerate, image], 1),
+                   aug_level=torch.tensor([0]))
+    assert torch.equal(net.kwargs["inpaint_mask"], 1 - regenerate)  # GLIDE: 1 = known
+    assert torch.equal(net.kwargs["inpaint_image"], image) and "aug_level" not in net.kwargs
+    iddpm = spec_from_flags(Architecture.IDDPM, {"diffusion_steps": 4000}).config
+    FAMILIES[Architecture.IDDPM].forward(net, iddpm, torch.zeros(1, 3, 4, 4), torch.tensor([2000]))
+    assert net.t.tolist() == [500.0]  # the network sees t·1000/T
