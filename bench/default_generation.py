@@ -26,6 +26,7 @@ from studio.engine.device import choose_device  # noqa: E402
 from studio.engine.pipeline import Pipeline  # noqa: E402
 
 PROMPTS = ("grinning face", "red apple", "cat face", "rocket", "green apple face")
+TARGETS = {128: 8, 64: 5}  # seconds on the 2-core CPU: the GPU cascade (32→128) and the CPU starter (16→64)
 
 
 def main() -> int:
@@ -44,7 +45,7 @@ def main() -> int:
     print(f"first run (loads the models): {times[0]:.2f} s")
     print(f"default generation ({settings.steps} base + {settings.sr_steps} SR steps, {size}×{size} px): "
           f"median {statistics.median(times[1:]):.2f} s over {args.rounds} runs "
-          f"(min {min(times[1:]):.2f}, max {max(times[1:]):.2f}); target ≤ 5 s")
+          f"(min {min(times[1:]):.2f}, max {max(times[1:]):.2f}); target ≤ {TARGETS.get(size, '?')} s")
     return 0
 
 
