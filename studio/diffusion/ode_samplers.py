@@ -18,20 +18,20 @@ from studio.core.enums import VarianceType
 from studio.diffusion.chain import Step, StepOutput, timestep_batch
 from studio.diffusion.denoiser import Denoiser
 from studio.diffusion.forward_process import randn_like
-from studio.diffusion.sampler_options import SamplerOptions
+from studio.diffusion.sampler_options import DEFAULT_OPTIONS, SamplerOptions
 from studio.diffusion.schedule import Schedule, sigma_of
 
 MAX_GAMMA = math.sqrt(2) - 1  # Karras's bound on γ: the churned σ̂ stays within √2 σ
 
 
 def euler_step(chain: Schedule, variance: VarianceType = VarianceType.POSTERIOR,
-               generator: torch.Generator | None = None, options: SamplerOptions = SamplerOptions()) -> Step:
+               generator: torch.Generator | None = None, options: SamplerOptions = DEFAULT_OPTIONS) -> Step:
     """y_{i−1} = y_i + (σ_{i−1} − σ_i) ε̂ (after churn, if any); one denoiser call."""
     return _karras_step(chain, generator, options.churn, second_order=False)
 
 
 def heun_step(chain: Schedule, variance: VarianceType = VarianceType.POSTERIOR,
-              generator: torch.Generator | None = None, options: SamplerOptions = SamplerOptions()) -> Step:
+              generator: torch.Generator | None = None, options: SamplerOptions = DEFAULT_OPTIONS) -> Step:
     """Heun's method (Karras et al. Algorithm 2): an Euler step, then the trapezoid of ε̂ at both ends;
     the last step, to σ = 0, stays Euler. Two denoiser calls per step (one on the last)."""
     return _karras_step(chain, generator, options.churn, second_order=True)
@@ -80,7 +80,7 @@ def churned(chain: Schedule, x: torch.Tensor, i: int, gamma: float,
 
 
 def dpmpp_2m_step(chain: Schedule, variance: VarianceType = VarianceType.POSTERIOR,
-                  generator: torch.Generator | None = None, options: SamplerOptions = SamplerOptions()) -> Step:
+                  generator: torch.Generator | None = None, options: SamplerOptions = DEFAULT_OPTIONS) -> Step:
     """DPM-Solver++(2M) in λ = −log σ, h = λ_{i−1} − λ_i:
     y_{i−1} = (σ_{i−1}/σ_i) y_i + (1 − σ_{i−1}/σ_i) D, D = (1 + 1/2r) x̂₀ − (1/2r) x̂₀ of the step before,
     r = h_before / h. The first step of a run (and any step not right after position i + 1: a fork, an

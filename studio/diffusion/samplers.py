@@ -35,12 +35,10 @@ from studio.diffusion.denoiser import Denoiser
 from studio.diffusion.forward_process import posterior_coefficients, randn_like
 from studio.diffusion.guidance import GradLogProb, classifier_guidance_ddim, classifier_guidance_ddpm
 from studio.diffusion.ode_samplers import dpmpp_2m_step, euler_step, heun_step
-from studio.diffusion.sampler_options import SamplerOptions
+from studio.diffusion.sampler_options import DEFAULT_OPTIONS, SamplerOptions
 from studio.diffusion.schedule import Schedule
 from studio.diffusion.sde_samplers import euler_ancestral_step, predictor_corrector_step
 from studio.diffusion.variance import step_variance
-
-
 
 # (chain, the model's variance type, generator, options) -> the step
 StepBuilder = Callable[[Schedule, VarianceType, "torch.Generator | None", SamplerOptions], Step]
@@ -77,7 +75,7 @@ def ddpm_step(
     chain: Schedule,
     variance: VarianceType = VarianceType.POSTERIOR,
     generator: torch.Generator | None = None,
-    options: SamplerOptions = SamplerOptions(),
+    options: SamplerOptions = DEFAULT_OPTIONS,
 ) -> Step:
     """Ancestral step: x_{t−1} = μ̃(x_t, x̂₀) + σ_t z, with σ_t² ∈ {β̃_t, β_t, learned}; one denoiser call."""
 
@@ -103,7 +101,7 @@ def ddim_step(
     chain: Schedule,
     variance: VarianceType = VarianceType.POSTERIOR,
     generator: torch.Generator | None = None,
-    options: SamplerOptions = SamplerOptions(),
+    options: SamplerOptions = DEFAULT_OPTIONS,
 ) -> Step:
     """x_{t−1} = √ᾱ_{t−1} x̂₀ + √(1−ᾱ_{t−1}−σ_t²) ε̂ + σ_t z; η = 0 is deterministic. (σ_t comes from η,
     not from the model's variance type.)"""
@@ -169,7 +167,7 @@ def sample(
     chain: Schedule,
     *,
     variance: VarianceType = VarianceType.POSTERIOR,
-    options: SamplerOptions = SamplerOptions(),
+    options: SamplerOptions = DEFAULT_OPTIONS,
     start: int | None = None,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,

@@ -16,13 +16,13 @@ from studio.core.enums import VarianceType
 from studio.diffusion.chain import Step, StepOutput, timestep_batch
 from studio.diffusion.denoiser import Denoiser
 from studio.diffusion.forward_process import randn_like
-from studio.diffusion.sampler_options import SamplerOptions
+from studio.diffusion.sampler_options import DEFAULT_OPTIONS, SamplerOptions
 from studio.diffusion.schedule import Schedule
 
 
 def euler_ancestral_step(chain: Schedule, variance: VarianceType = VarianceType.POSTERIOR,
                          generator: torch.Generator | None = None,
-                         options: SamplerOptions = SamplerOptions()) -> Step:
+                         options: SamplerOptions = DEFAULT_OPTIONS) -> Step:
     """From σ to σ' = σ_{i−1}: σ_up = σ'√((σ² − σ'²)/σ²), σ_down = √(σ'² − σ_up²),
     y' = x̂₀ + σ_down ε̂ + σ_up z (y = x_t/√ᾱ_t). The noise of this step is the reverse SDE's; written in
     the chain's scaling it is the DDPM step with σ² = β̃ (the same samples, to rounding)."""
@@ -44,7 +44,7 @@ def euler_ancestral_step(chain: Schedule, variance: VarianceType = VarianceType.
 
 def predictor_corrector_step(chain: Schedule, variance: VarianceType = VarianceType.POSTERIOR,
                              generator: torch.Generator | None = None,
-                             options: SamplerOptions = SamplerOptions()) -> Step:
+                             options: SamplerOptions = DEFAULT_OPTIONS) -> Step:
     """One Langevin corrector step at t_i, then the reverse-diffusion predictor to t_{i−1}.
 
     Corrector: x ← x + ε s(x) + √(2ε) z with ε = 2 α_i r² (1 − ᾱ_i). This is Song et al.'s rule
