@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 from studio import __version__
-from studio.core.enums import SamplerKind, Thresholding
+from studio.core.enums import SamplerKind, Spacing, Thresholding
 from studio.core.paths import default_model_path
 from studio.core.settings import LIMITS, JobKind, Recipe, Settings
 from studio.images.metadata import read_recipe
@@ -146,8 +146,15 @@ COMMON_SETTINGS = (
     SettingFlag("--prompt", "prompt", "what to make"),
     SettingFlag("--negative", "negative_prompt", "negative prompt (replaces the empty prompt in CFG)"),
     SettingFlag("--steps", "steps", "denoising steps of the base model", int),
-    SettingFlag("--sampler", "sampler", "how each step moves", str, tuple(k.value for k in SamplerKind)),
+    # SamplerKind is the sampler table's key set (the contract tests hold them equal); the CLI reads the enum
+    # so that `studio --help` does not import torch
+    SettingFlag("--sampler", "sampler", "how each step moves (see docs/samplers.md)", str,
+                tuple(k.value for k in SamplerKind)),
     SettingFlag("--eta", "eta", "DDIM η (0 = deterministic)", float),
+    SettingFlag("--churn", "churn", "Karras's S_churn: noise added before each Euler/Heun step", float),
+    SettingFlag("--snr", "snr", "signal-to-noise ratio of the predictor–corrector's Langevin step", float),
+    SettingFlag("--spacing", "spacing", "how steps are picked from the timesteps", str,
+                tuple(k.value for k in Spacing)),
     SettingFlag("--guidance", "guidance_scale", "classifier-free guidance scale", float),
     SettingFlag("--class-label", "class_label", "target class of classifier guidance", int),
     SettingFlag("--class-guidance", "class_guidance", "classifier guidance scale", float),

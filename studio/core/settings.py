@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
 from typing import Any
 
-from studio.core.enums import SamplerKind, Thresholding
+from studio.core.enums import SamplerKind, Spacing, Thresholding
 
 
 class JobKind(str, Enum):
@@ -34,6 +34,9 @@ class Settings:
     steps: int = 30
     sampler: SamplerKind = SamplerKind.DDIM
     eta: float = 0.0
+    churn: float = 0.0  # Karras's S_churn (Euler, Heun)
+    snr: float = 0.16  # the Langevin corrector's signal-to-noise ratio (predictor–corrector)
+    spacing: Spacing = Spacing.UNIFORM  # how the steps are picked from the training timesteps
     guidance_scale: float = 3.0
     class_label: int | None = None  # target class of classifier guidance
     class_guidance: float = 0.0
@@ -49,6 +52,7 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sampler", SamplerKind(self.sampler))
         object.__setattr__(self, "thresholding", Thresholding(self.thresholding))
+        object.__setattr__(self, "spacing", Spacing(self.spacing))
         problems = list(_problems(self))
         if problems:
             raise ValueError("; ".join(problems))
@@ -60,6 +64,7 @@ class Settings:
         data = asdict(self)
         data["sampler"] = self.sampler.value
         data["thresholding"] = self.thresholding.value
+        data["spacing"] = self.spacing.value
         return data
 
     @classmethod
@@ -93,6 +98,8 @@ LIMITS: dict[str, Limit] = {
     "steps": Limit(1, 1000, "steps"),
     "sr_steps": Limit(1, 1000, "super-resolution steps"),
     "eta": Limit(0.0, 1.0, "DDIM η"),
+    "churn": Limit(0.0, 100.0, "churn"),
+    "snr": Limit(0.0, 1.0, "corrector SNR"),
     "guidance_scale": Limit(0.0, 30.0, "guidance scale"),
     "class_guidance": Limit(0.0, 20.0, "class guidance"),
     "batch_size": Limit(1, 16, "batch size"),

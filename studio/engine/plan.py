@@ -14,12 +14,12 @@ from enum import Enum
 
 import numpy as np
 
-from studio.core.enums import Role
+from studio.core.enums import Role, Spacing
 from studio.core.jobs import ForkPoint, Inpaint, Job, StrokesToImage, Upscale
 from studio.core.settings import Settings, Stage
 from studio.diffusion.inpaint import repaint_positions
 from studio.diffusion.samplers import sampler_spec
-from studio.diffusion.schedule import Schedule, make_schedule, respace
+from studio.diffusion.schedule import Schedule, karras_respace, make_schedule, respace
 from studio.diffusion.sdedit import sdedit_steps
 from studio.engine.models import CascadeModels
 from studio.models.files import LoadedModel
@@ -102,14 +102,15 @@ def plan_job(job: Job, models: CascadeModels) -> Plan:
     return Plan(tuple(stages))
 
 
-def stage_chain(model: LoadedModel, steps: int) -> Schedule:
-    """The model's training schedule respaced to `steps` positions."""
+def stage_chain(model: LoadedModel, steps: int, spacing: Spacing = Spacing.UNIFORM) -> Schedule:
+    """The model's training schedule respaced to `steps` positions, evenly or by Karras's σ spacing."""
     diffusion = model.config.diffusion
-    return respace(make_schedule(diffusion.schedule, diffusion.timesteps), steps)
+    full = make_schedule(diffusion.schedule, diffusion.timesteps)
+    return karras_respace(full, steps) if spacing is Spacing.KARRAS else respace(full, steps)
 
 
 def _base_stage(s: Settings, model: LoadedModel, inputs: _Inputs, fork: ForkPoint | None) -> StagePlan:
-    chain = stage_chain(model, s.steps)
+    chain = stage_chain(model, s.steps, s.spacing)
     fork = fork if fork is not None and fork.stage is Stage.BASE else None
     if fork is not None:
         start = _fork_position(fork, chain)
@@ -129,7 +130,7 @@ def _base_stage(s: Settings, model: LoadedModel, inputs: _Inputs, fork: ForkPoin
 def _sr_stage(s: Settings, models: CascadeModels, inputs: _Inputs, fork: ForkPoint | None) -> StagePlan:
     if models.sr is None:
         raise ValueError("this model has no super-resolution stage to upscale with")
-    chain = stage_chain(models.sr, s.sr_steps)
+    chain = stage_chain(models.sr, s.sr_steps, s.spacing)
     if fork is not None and fork.low_res is None and inputs.low_res is None:
         raise ValueError("a fork of the super-resolution stage needs the base image it refined")
     start = len(chain) - 1 if fork is None else _fork_position(fork, chain)

@@ -163,7 +163,7 @@ def _variance(plan: StagePlan):
 
 
 def _options(s: Settings) -> SamplerOptions:
-    return SamplerOptions(eta=s.eta)
+    return SamplerOptions(eta=s.eta, churn=s.churn, snr=s.snr)
 
 
 def _forked(plan: StagePlan, ctx: StageContext) -> torch.Tensor | None:
