@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sdedit(commands)
     _add_inpaint(commands)
     _add_upscale(commands)
+    _add_ilvr(commands)
     info = commands.add_parser("info", help="show a model file's or cascade's card and config")
     info.add_argument("path")
     bench = commands.add_parser("bench", help="measure speed")
@@ -165,6 +166,8 @@ COMMON_SETTINGS = (
     SettingFlag("--sr-steps", "sr_steps", "denoising steps of the super-resolution stage", int),
     SettingFlag("--noise-aug", "noise_augmentation", "cascade noise augmentation", float),
 )
+ILVR_FACTOR = SettingFlag("--factor", "ilvr_factor", "down-sampling factor N: keep the reference's N×N block means",
+                          int)
 STRENGTH = SettingFlag("--strength", "strength", "0 keeps the painting, 1 ignores it", float)
 REPAINT = (SettingFlag("--jump", "repaint_jump", "RePaint jump length", int),
            SettingFlag("--resample", "repaint_resample", "RePaint resample count (1 = replacement)", int))
@@ -211,11 +214,21 @@ def _add_upscale(commands) -> None:
     p.add_argument("--image", required=True)
 
 
+def _add_ilvr(commands) -> None:
+    p = commands.add_parser("ilvr", help="text → image that keeps a reference's coarse structure (ILVR)")
+    _add_common(p)
+    _add_output(p)
+    p.add_argument("--image", required=True, help="the reference (resized to the model's size)")
+    _add_settings(p, [ILVR_FACTOR])
+
+
 # which job kind each subcommand runs, and what a recipe of that kind needs besides the recipe
 COMMAND_KINDS = {"generate": JobKind.TEXT_TO_IMAGE, "batch": JobKind.TEXT_TO_IMAGE,
-                 "sdedit": JobKind.STROKES_TO_IMAGE, "inpaint": JobKind.INPAINT, "upscale": JobKind.UPSCALE}
+                 "sdedit": JobKind.STROKES_TO_IMAGE, "inpaint": JobKind.INPAINT, "upscale": JobKind.UPSCALE,
+                 "ilvr": JobKind.ILVR}
 KIND_COMMANDS = {JobKind.TEXT_TO_IMAGE: "generate", JobKind.STROKES_TO_IMAGE: "sdedit --image PAINTING",
-                 JobKind.INPAINT: "inpaint --image IMAGE --mask MASK", JobKind.UPSCALE: "upscale --image IMAGE"}
+                 JobKind.INPAINT: "inpaint --image IMAGE --mask MASK", JobKind.UPSCALE: "upscale --image IMAGE",
+                 JobKind.ILVR: "ilvr --image REFERENCE"}
 SETTING_FIELDS = frozenset(f.name for f in fields(Settings))
 
 

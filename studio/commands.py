@@ -12,7 +12,7 @@ import numpy as np
 
 from studio.cli import CliError
 from studio.core.events import Event, JobStarted, Note, Result, StepEvent
-from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
+from studio.core.jobs import Ilvr, Inpaint, Job, StrokesToImage, TextToImage, Upscale
 from studio.core.settings import Recipe, Settings
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
@@ -102,6 +102,8 @@ def make_job(args: argparse.Namespace, settings: Settings) -> Job:
             raise ValueError(f"the mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
                              f"{image.shape[1]}×{image.shape[0]}")
         return Inpaint(model, settings, image, mask)
+    if args.command == "ilvr":
+        return Ilvr(model, settings, image)
     return Upscale(model, settings, image)
 
 

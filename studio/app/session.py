@@ -24,7 +24,7 @@ from studio.app.schedule import CurveFn, SchedulePreview
 from studio.app.timeline import Timeline
 from studio.core.enums import SamplerKind
 from studio.core.events import JobCancelled, Result
-from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
+from studio.core.jobs import Ilvr, Inpaint, Job, StrokesToImage, TextToImage, Upscale
 from studio.core.paths import default_model_path
 from studio.core.settings import Stage
 from studio.diffusion.samplers import sampler_kinds, sampler_spec
@@ -47,6 +47,7 @@ class Control(str, Enum):
     ETA = "eta"
     CHURN = "churn"
     SNR = "snr"
+    ILVR_FACTOR = "ilvr_factor"
     CLASS_GUIDANCE = "class_guidance"
     CASCADE = "cascade"
     NOISE_AUGMENTATION = "noise_augmentation"
@@ -183,6 +184,7 @@ class Session(QObject):
         has_sr = m is not None and m.has_sr
         rules = {
             Control.STRENGTH: mode is Mode.STROKES,
+            Control.ILVR_FACTOR: mode is Mode.ILVR,
             Control.CLASS_GUIDANCE: m is not None and bool(m.class_names) and mode is not Mode.UPSCALE,
             Control.NOISE_AUGMENTATION: has_sr and (mode is Mode.UPSCALE or self.generation.cascade),
             Control.CASCADE: has_sr and mode is not Mode.UPSCALE,
@@ -248,6 +250,8 @@ class Session(QObject):
             if not mask.any():
                 raise ValueError("paint a mask over the part to regenerate (M switches to the mask)")
             return Inpaint(path, settings, self.canvas.painting(), mask, fork=fork)
+        if mode is Mode.ILVR:
+            return Ilvr(path, settings, self.canvas.painting(), fork=fork)
         return Upscale(path, settings, self.canvas.painting(), fork=fork)
 
     def _on_finished(self, result: Result) -> None:

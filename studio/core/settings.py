@@ -15,6 +15,7 @@ class JobKind(str, Enum):
     STROKES_TO_IMAGE = "strokes-to-image"
     INPAINT = "inpaint"
     UPSCALE = "upscale"
+    ILVR = "ilvr"
 
 
 class Stage(str, Enum):
@@ -48,6 +49,7 @@ class Settings:
     strength: float = 0.6  # SDEdit: start at round(strength · steps)
     repaint_jump: int = 1  # RePaint jump length; 1 with resample 1 is plain replacement
     repaint_resample: int = 1
+    ilvr_factor: int = 4  # ILVR's down-sampling factor N: the result keeps the reference's N×N block means
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sampler", SamplerKind(self.sampler))
@@ -107,6 +109,7 @@ LIMITS: dict[str, Limit] = {
     "strength": Limit(0.0, 1.0, "strength"),
     "repaint_jump": Limit(1, 100, "RePaint jump length"),
     "repaint_resample": Limit(1, 100, "RePaint resample count"),
+    "ilvr_factor": Limit(1, 64, "ILVR factor"),
 }
 
 

@@ -88,6 +88,7 @@ class Panel(QWidget):
         self._add_slider(form, Control.STEPS, "Steps", 1, "{:d}")
         self._add_slider(form, Control.GUIDANCE, "Guidance", 0.1, "{:.1f}", prop="guidance_scale")
         self._add_slider(form, Control.STRENGTH, "Strength", 0.01, "{:.2f}")
+        self._add_slider(form, Control.ILVR_FACTOR, "ILVR factor", 1, "{:d}")
         self.sampler = QComboBox()
         self.bindings.append(bind_enum(self.sampler, g, "sampler", list(session.sampler_kinds())))
         for n, kind in enumerate(session.sampler_kinds()):
