@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inpaint(commands)
     _add_upscale(commands)
     _add_ilvr(commands)
+    _add_outpaint(commands)
     info = commands.add_parser("info", help="show a model file's or cascade's card and config")
     info.add_argument("path")
     bench = commands.add_parser("bench", help="measure speed")
@@ -222,10 +223,23 @@ def _add_ilvr(commands) -> None:
     _add_settings(p, [ILVR_FACTOR])
 
 
+def _add_outpaint(commands) -> None:
+    p = commands.add_parser("outpaint", help="grow an image on any side and paint the new area (inpainting "
+                                             "in overlapping windows of the model's size)")
+    _add_common(p)
+    _add_output(p)
+    p.add_argument("--image", required=True)
+    for side in ("left", "top", "right", "bottom"):
+        p.add_argument(f"--{side}", type=int, default=0, metavar="PX", help=f"pixels added on the {side}")
+    p.add_argument("--overlap", type=int, default=None, metavar="PX",
+                   help="overlap of neighbouring windows (default: half the model's size)")
+    _add_settings(p, REPAINT)
+
+
 # which job kind each subcommand runs, and what a recipe of that kind needs besides the recipe
 COMMAND_KINDS = {"generate": JobKind.TEXT_TO_IMAGE, "batch": JobKind.TEXT_TO_IMAGE,
                  "sdedit": JobKind.STROKES_TO_IMAGE, "inpaint": JobKind.INPAINT, "upscale": JobKind.UPSCALE,
-                 "ilvr": JobKind.ILVR}
+                 "ilvr": JobKind.ILVR, "outpaint": JobKind.INPAINT}
 KIND_COMMANDS = {JobKind.TEXT_TO_IMAGE: "generate", JobKind.STROKES_TO_IMAGE: "sdedit --image PAINTING",
                  JobKind.INPAINT: "inpaint --image IMAGE --mask MASK", JobKind.UPSCALE: "upscale --image IMAGE",
                  JobKind.ILVR: "ilvr --image REFERENCE"}

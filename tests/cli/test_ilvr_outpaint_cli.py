@@ -34,3 +34,31 @@ def test_an_ilvr_factor_that_does_not_divide_the_model_size_is_one_line_and_exit
                     "--out", tmp_path / "o.png")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "studio: error: the ILVR factor 3 must divide the model's size (16 px)"
+
+
+def test_outpaint_grows_the_image_keeps_its_pixels_and_fills_the_new_area(tiny_cascade, tmp_path):
+    """16 px model, image grown by 8 px left and 4 px at the bottom: the output is 24×20, the original
+    pixels are there unchanged at their offset, and the new area is painted (not the edge-repeat start)."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "in.png")
+    out = tmp_path / "o.png"
+    result = studio("outpaint", "--model", tiny_cascade, "--image", tmp_path / "in.png", "--left", "8",
+                    "--bottom", "4", "--steps", "4", "--out", out)
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as img:
+        made = np.asarray(img.convert("RGB"))
+    assert made.shape == (20, 24, 3)
+    assert np.array_equal(made[:16, 8:], image)
+    new_area = np.ones((20, 24), bool)
+    new_area[:16, 8:] = False
+    edge_start = np.pad(image, ((0, 4), (8, 0), (0, 0)), mode="edge")
+    assert np.abs(made[new_area].astype(int) - edge_start[new_area]).mean() > 5
+
+
+def test_outpaint_refuses_a_canvas_smaller_than_the_model_in_one_line(tiny_cascade, tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "in.png")
+    result = studio("outpaint", "--model", tiny_cascade, "--image", tmp_path / "in.png", "--right", "4",
+                    "--out", tmp_path / "o.png")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "smaller than the model's 16 px" in result.stderr
