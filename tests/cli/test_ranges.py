@@ -13,8 +13,10 @@ FLAGS = {
     "class_guidance": ("generate", "--class-guidance"), "batch_size": ("generate", "--batch"),
     "noise_augmentation": ("generate", "--noise-aug"), "strength": ("sdedit", "--strength"),
     "repaint_jump": ("inpaint", "--jump"), "repaint_resample": ("inpaint", "--resample"),
+    "ilvr_factor": ("ilvr", "--factor"),
 }
-INPUTS = {"generate": [], "sdedit": ["--image", "p.png"], "inpaint": ["--image", "p.png", "--mask", "m.png"]}
+INPUTS = {"generate": [], "sdedit": ["--image", "p.png"], "inpaint": ["--image", "p.png", "--mask", "m.png"],
+          "ilvr": ["--image", "p.png"]}
 
 
 def shown(value):
