@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 from studio import __version__
-from studio.core.enums import SamplerKind, Thresholding
+from studio.core.enums import SamplerKind, Spacing, Thresholding
 from studio.core.paths import default_model_path
 from studio.core.settings import LIMITS, JobKind, Recipe, Settings
 from studio.images.metadata import read_recipe
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sdedit(commands)
     _add_inpaint(commands)
     _add_upscale(commands)
+    _add_ilvr(commands)
+    _add_outpaint(commands)
     info = commands.add_parser("info", help="show a model file's or cascade's card and config")
     info.add_argument("path")
     bench = commands.add_parser("bench", help="measure speed")
@@ -187,8 +189,15 @@ COMMON_SETTINGS = (
     SettingFlag("--prompt", "prompt", "what to make"),
     SettingFlag("--negative", "negative_prompt", "negative prompt (replaces the empty prompt in CFG)"),
     SettingFlag("--steps", "steps", "denoising steps of the base model", int),
-    SettingFlag("--sampler", "sampler", "how each step moves", str, tuple(k.value for k in SamplerKind)),
+    # SamplerKind is the sampler table's key set (the contract tests hold them equal); the CLI reads the enum
+    # so that `studio --help` does not import torch
+    SettingFlag("--sampler", "sampler", "how each step moves (see docs/samplers.md)", str,
+                tuple(k.value for k in SamplerKind)),
     SettingFlag("--eta", "eta", "DDIM η (0 = deterministic)", float),
+    SettingFlag("--churn", "churn", "Karras's S_churn: noise added before each Euler/Heun step", float),
+    SettingFlag("--snr", "snr", "signal-to-noise ratio of the predictor–corrector's Langevin step", float),
+    SettingFlag("--spacing", "spacing", "how steps are picked from the timesteps", str,
+                tuple(k.value for k in Spacing)),
     SettingFlag("--guidance", "guidance_scale", "classifier-free guidance scale", float),
     SettingFlag("--class-label", "class_label", "target class of classifier guidance", int),
     SettingFlag("--class-guidance", "class_guidance", "classifier guidance scale", float),
@@ -199,6 +208,8 @@ COMMON_SETTINGS = (
     SettingFlag("--sr-steps", "sr_steps", "denoising steps of the super-resolution stage", int),
     SettingFlag("--noise-aug", "noise_augmentation", "cascade noise augmentation", float),
 )
+ILVR_FACTOR = SettingFlag("--factor", "ilvr_factor", "down-sampling factor N: keep the reference's N×N block means",
+                          int)
 STRENGTH = SettingFlag("--strength", "strength", "0 keeps the painting, 1 ignores it", float)
 REPAINT = (SettingFlag("--jump", "repaint_jump", "RePaint jump length", int),
            SettingFlag("--resample", "repaint_resample", "RePaint resample count (1 = replacement)", int))
@@ -245,11 +256,34 @@ def _add_upscale(commands) -> None:
     p.add_argument("--image", required=True)
 
 
+def _add_ilvr(commands) -> None:
+    p = commands.add_parser("ilvr", help="text → image that keeps a reference's coarse structure (ILVR)")
+    _add_common(p)
+    _add_output(p)
+    p.add_argument("--image", required=True, help="the reference (resized to the model's size)")
+    _add_settings(p, [ILVR_FACTOR])
+
+
+def _add_outpaint(commands) -> None:
+    p = commands.add_parser("outpaint", help="grow an image on any side and paint the new area (inpainting "
+                                             "in overlapping windows of the model's size)")
+    _add_common(p)
+    _add_output(p)
+    p.add_argument("--image", required=True)
+    for side in ("left", "top", "right", "bottom"):
+        p.add_argument(f"--{side}", type=int, default=0, metavar="PX", help=f"pixels added on the {side}")
+    p.add_argument("--overlap", type=int, default=None, metavar="PX",
+                   help="overlap of neighbouring windows (default: half the model's size)")
+    _add_settings(p, REPAINT)
+
+
 # which job kind each subcommand runs, and what a recipe of that kind needs besides the recipe
 COMMAND_KINDS = {"generate": JobKind.TEXT_TO_IMAGE, "batch": JobKind.TEXT_TO_IMAGE,
-                 "sdedit": JobKind.STROKES_TO_IMAGE, "inpaint": JobKind.INPAINT, "upscale": JobKind.UPSCALE}
+                 "sdedit": JobKind.STROKES_TO_IMAGE, "inpaint": JobKind.INPAINT, "upscale": JobKind.UPSCALE,
+                 "ilvr": JobKind.ILVR, "outpaint": JobKind.INPAINT}
 KIND_COMMANDS = {JobKind.TEXT_TO_IMAGE: "generate", JobKind.STROKES_TO_IMAGE: "sdedit --image PAINTING",
-                 JobKind.INPAINT: "inpaint --image IMAGE --mask MASK", JobKind.UPSCALE: "upscale --image IMAGE"}
+                 JobKind.INPAINT: "inpaint --image IMAGE --mask MASK", JobKind.UPSCALE: "upscale --image IMAGE",
+                 JobKind.ILVR: "ilvr --image REFERENCE"}
 SETTING_FIELDS = frozenset(f.name for f in fields(Settings))
 
 

@@ -8,7 +8,7 @@ from enum import Enum
 from PySide6.QtCore import QObject, Signal
 
 from studio.app.properties import Property
-from studio.core.enums import SamplerKind
+from studio.core.enums import SamplerKind, Spacing
 from studio.core.settings import JobKind, Recipe, Settings
 
 
@@ -19,11 +19,12 @@ class Mode(str, Enum):
     STROKES = JobKind.STROKES_TO_IMAGE.value
     INPAINT = JobKind.INPAINT.value
     UPSCALE = JobKind.UPSCALE.value
+    ILVR = JobKind.ILVR.value  # the canvas (painted, or an image opened onto it) is the reference
 
     @property
     def label(self) -> str:
         return {"text-to-image": "Text → image", "strokes-to-image": "Strokes → image", "inpaint": "Inpaint",
-                "upscale": "Upscale"}[self.value]
+                "upscale": "Upscale", "ilvr": "ILVR (canvas = reference)"}[self.value]
 
     @property
     def kind(self) -> JobKind:
@@ -38,6 +39,9 @@ class GenerationModel(QObject):
     guidance_scale_changed = Signal(float)
     strength_changed = Signal(float)
     eta_changed = Signal(float)
+    churn_changed = Signal(float)
+    snr_changed = Signal(float)
+    spacing_changed = Signal(object)
     class_guidance_changed = Signal(float)
     class_label_changed = Signal(int)
     noise_augmentation_changed = Signal(float)
@@ -47,6 +51,7 @@ class GenerationModel(QObject):
     batch_size_changed = Signal(int)
     cascade_changed = Signal(bool)
     sr_steps_changed = Signal(int)
+    ilvr_factor_changed = Signal(int)
 
     prompt = Property("")
     negative_prompt = Property("")
@@ -55,6 +60,9 @@ class GenerationModel(QObject):
     guidance_scale = Property(3.0)
     strength = Property(0.6)
     eta = Property(0.0)
+    churn = Property(0.0)
+    snr = Property(0.16)
+    spacing = Property(Spacing.UNIFORM)
     class_guidance = Property(0.0)
     class_label = Property(0)
     noise_augmentation = Property(0.1)
@@ -64,6 +72,7 @@ class GenerationModel(QObject):
     batch_size = Property(1)
     cascade = Property(True)
     sr_steps = Property(20)
+    ilvr_factor = Property(4)
 
     def __init__(self, parent: QObject | None = None, rng: random.Random | None = None) -> None:
         super().__init__(parent)
@@ -78,11 +87,12 @@ class GenerationModel(QObject):
     def settings(self, *, with_classifier: bool) -> Settings:
         return Settings(
             prompt=self.prompt, negative_prompt=self.negative_prompt, seed=self.seed, steps=self.steps,
-            sampler=self.sampler, eta=self.eta, guidance_scale=self.guidance_scale,
+            sampler=self.sampler, eta=self.eta, churn=self.churn, snr=self.snr, spacing=self.spacing,
+            guidance_scale=self.guidance_scale,
             class_label=self.class_label if with_classifier and self.class_guidance > 0 else None,
             class_guidance=self.class_guidance if with_classifier else 0.0,
             batch_size=self.batch_size, cascade=self.cascade, sr_steps=self.sr_steps,
-            noise_augmentation=self.noise_augmentation, strength=self.strength,
+            noise_augmentation=self.noise_augmentation, strength=self.strength, ilvr_factor=self.ilvr_factor,
         )
 
     def apply(self, recipe: Recipe) -> None:
@@ -92,6 +102,7 @@ class GenerationModel(QObject):
         self.seed_locked = True
         self.prompt, self.negative_prompt, self.seed, self.steps = s.prompt, s.negative_prompt, s.seed, s.steps
         self.sampler, self.eta, self.guidance_scale = s.sampler, s.eta, s.guidance_scale
+        self.churn, self.snr, self.spacing, self.ilvr_factor = s.churn, s.snr, s.spacing, s.ilvr_factor
         self.class_guidance, self.class_label = s.class_guidance, s.class_label or 0
         self.batch_size, self.cascade, self.sr_steps = s.batch_size, s.cascade, s.sr_steps
         self.noise_augmentation, self.strength = s.noise_augmentation, s.strength

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from studio.app.background import Background
 from studio.app.generation import GenerationModel, Mode
 from studio.app.properties import Property
+from studio.core.enums import Spacing
 from studio.core.events import Frame
 from studio.core.settings import Stage
 from studio.engine.forward_preview import alpha_bar_at_strength, noised_preview
@@ -25,7 +26,7 @@ from studio.engine.model_info import ModelSummary, ScheduleCurve, schedule_curve
 
 PREVIEW_MS = 900  # how long the noised painting stays on the canvas after the strength last moved
 
-CurveFn = Callable[[ModelSummary, int, Stage], ScheduleCurve]
+CurveFn = Callable[[ModelSummary, int, Stage, Spacing], ScheduleCurve]
 
 
 class Painting(Protocol):
@@ -61,6 +62,7 @@ class SchedulePreview(QObject):
         g = generation
         g.steps_changed.connect(lambda _: self._request(Stage.BASE))
         g.sr_steps_changed.connect(lambda _: self._request(Stage.SR) if self.stage is Stage.SR else None)
+        g.spacing_changed.connect(lambda _: self._request(self.stage))
         g.strength_changed.connect(lambda _: self.preview_strength())
         g.mode_changed.connect(lambda _: self.preview_strength())
 
@@ -95,7 +97,8 @@ class SchedulePreview(QObject):
             return
         g, model, curve_of = self.generation, self.model, self._curve_of  # the task gets values, not self
         steps = g.steps if stage is Stage.BASE else g.sr_steps
-        self.background.run_in_background(lambda: curve_of(model, steps, stage), self._arrived, self._failed,
+        spacing = g.spacing
+        self.background.run_in_background(lambda: curve_of(model, steps, stage, spacing), self._arrived, self._failed,
                                           key=_Task.CURVE)
 
     def _arrived(self, curve: ScheduleCurve) -> None:

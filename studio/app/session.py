@@ -23,11 +23,12 @@ from studio.app.properties import Property, load_properties, properties_of, save
 from studio.app.runner import JobRunner
 from studio.app.schedule import CurveFn, SchedulePreview
 from studio.app.timeline import Timeline
+from studio.core.enums import SamplerKind
 from studio.core.events import JobCancelled, Result
-from studio.core.jobs import Inpaint, Job, StrokesToImage, TextToImage, Upscale
+from studio.core.jobs import Ilvr, Inpaint, Job, StrokesToImage, TextToImage, Upscale
 from studio.core.paths import default_model_path
 from studio.core.settings import Stage
-from studio.diffusion.samplers import sampler_spec
+from studio.diffusion.samplers import sampler_kinds, sampler_spec
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.model_info import ModelFileError, ModelSummary, schedule_curve, summarize
@@ -45,6 +46,9 @@ class Control(str, Enum):
     GUIDANCE = "guidance"
     STRENGTH = "strength"
     ETA = "eta"
+    CHURN = "churn"
+    SNR = "snr"
+    ILVR_FACTOR = "ilvr_factor"
     CLASS_GUIDANCE = "class_guidance"
     CASCADE = "cascade"
     NOISE_AUGMENTATION = "noise_augmentation"
@@ -168,16 +172,30 @@ class Session(QObject):
         if self.model is None:
             self.message.emit("no model yet: choose “Open model file…”")
 
+    @staticmethod
+    def sampler_kinds() -> tuple[SamplerKind, ...]:
+        """The window's sampler list: the sampler table's entries, in its order."""
+        return sampler_kinds()
+
+    @staticmethod
+    def sampler_label(kind: SamplerKind) -> str:
+        """The table's one-line description of a sampler (the list's tooltip)."""
+        return sampler_spec(kind).label
+
     def applies(self, control: Control) -> bool:
         """Whether a panel control applies to the current mode and model (others are disabled)."""
         mode, m = self.generation.mode, self.model
         has_sr = m is not None and m.has_sr
         rules = {
             Control.STRENGTH: mode is Mode.STROKES,
+            Control.ILVR_FACTOR: mode is Mode.ILVR,
             Control.CLASS_GUIDANCE: m is not None and bool(m.class_names) and mode is not Mode.UPSCALE,
             Control.NOISE_AUGMENTATION: has_sr and (mode is Mode.UPSCALE or self.generation.cascade),
             Control.CASCADE: has_sr and mode is not Mode.UPSCALE,
-            Control.ETA: "eta" in sampler_spec(self.generation.sampler).options,  # the samplers that read η
+            # η, churn and the corrector's SNR: only for the samplers whose table entry reads them
+            Control.ETA: "eta" in sampler_spec(self.generation.sampler).options,
+            Control.CHURN: "churn" in sampler_spec(self.generation.sampler).options,
+            Control.SNR: "snr" in sampler_spec(self.generation.sampler).options,
             Control.GUIDANCE: mode is not Mode.UPSCALE,
             Control.GENERATE: m is not None and not self.runner.running and not self.opening
             and (m.has_base or mode is Mode.UPSCALE),
@@ -236,6 +254,8 @@ class Session(QObject):
             if not mask.any():
                 raise ValueError("paint a mask over the part to regenerate (M switches to the mask)")
             return Inpaint(path, settings, self.canvas.painting(), mask, fork=fork)
+        if mode is Mode.ILVR:
+            return Ilvr(path, settings, self.canvas.painting(), fork=fork)
         return Upscale(path, settings, self.canvas.painting(), fork=fork)
 
     def _on_finished(self, result: Result) -> None:

@@ -33,6 +33,18 @@ class SamplerKind(str, Enum):
     DDPM = "ddpm"
     DDIM = "ddim"
     DDPM_BETA = "ddpm-beta"  # DDPM with σ² = β whatever the model's own variance type
+    EULER = "euler"  # Euler on the probability-flow ODE in σ (Karras et al. 2022)
+    HEUN = "heun"  # Heun's 2nd-order method on the same ODE
+    EULER_ANCESTRAL = "euler-a"  # Euler-Maruyama-like ancestral step of the reverse SDE
+    DPMPP_2M = "dpm++2m"  # DPM-Solver++(2M), Lu et al. 2022
+    PC = "pc"  # predictor–corrector: reverse diffusion + Langevin (Song et al. 2021)
+
+
+class Spacing(str, Enum):
+    """How a run's steps are picked from the model's training timesteps."""
+
+    UNIFORM = "uniform"  # evenly spaced timesteps (Nichol & Dhariwal's respacing)
+    KARRAS = "karras"  # σ^{1/ρ} evenly spaced, ρ = 7 (Karras et al. 2022): dense at low noise
 
 
 class Thresholding(str, Enum):

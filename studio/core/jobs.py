@@ -61,4 +61,15 @@ class Upscale:
     kind = JobKind.UPSCALE
 
 
-Job = TextToImage | StrokesToImage | Inpaint | Upscale
+@dataclass(frozen=True, eq=False)
+class Ilvr:
+    """Text → image whose coarse structure (N×N block means, N = settings.ilvr_factor) is the reference's."""
+
+    model: str
+    settings: Settings
+    image: np.ndarray  # uint8 [H, W, 3]: the reference
+    fork: ForkPoint | None = None
+    kind = JobKind.ILVR
+
+
+Job = TextToImage | StrokesToImage | Inpaint | Upscale | Ilvr

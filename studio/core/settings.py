@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
 from typing import Any
 
-from studio.core.enums import SamplerKind, Thresholding
+from studio.core.enums import SamplerKind, Spacing, Thresholding
 
 
 class JobKind(str, Enum):
@@ -15,6 +15,7 @@ class JobKind(str, Enum):
     STROKES_TO_IMAGE = "strokes-to-image"
     INPAINT = "inpaint"
     UPSCALE = "upscale"
+    ILVR = "ilvr"
 
 
 class Stage(str, Enum):
@@ -34,6 +35,9 @@ class Settings:
     steps: int = 30
     sampler: SamplerKind = SamplerKind.DDIM
     eta: float = 0.0
+    churn: float = 0.0  # Karras's S_churn (Euler, Heun)
+    snr: float = 0.16  # the Langevin corrector's signal-to-noise ratio (predictor–corrector)
+    spacing: Spacing = Spacing.UNIFORM  # how the steps are picked from the training timesteps
     guidance_scale: float = 3.0
     class_label: int | None = None  # target class of classifier guidance
     class_guidance: float = 0.0
@@ -45,10 +49,12 @@ class Settings:
     strength: float = 0.6  # SDEdit: start at round(strength · steps)
     repaint_jump: int = 1  # RePaint jump length; 1 with resample 1 is plain replacement
     repaint_resample: int = 1
+    ilvr_factor: int = 4  # ILVR's down-sampling factor N: the result keeps the reference's N×N block means
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sampler", SamplerKind(self.sampler))
         object.__setattr__(self, "thresholding", Thresholding(self.thresholding))
+        object.__setattr__(self, "spacing", Spacing(self.spacing))
         problems = list(_problems(self))
         if problems:
             raise ValueError("; ".join(problems))
@@ -60,6 +66,7 @@ class Settings:
         data = asdict(self)
         data["sampler"] = self.sampler.value
         data["thresholding"] = self.thresholding.value
+        data["spacing"] = self.spacing.value
         return data
 
     @classmethod
@@ -93,6 +100,8 @@ LIMITS: dict[str, Limit] = {
     "steps": Limit(1, 1000, "steps"),
     "sr_steps": Limit(1, 1000, "super-resolution steps"),
     "eta": Limit(0.0, 1.0, "DDIM η"),
+    "churn": Limit(0.0, 100.0, "churn"),
+    "snr": Limit(0.0, 1.0, "corrector SNR"),
     "guidance_scale": Limit(0.0, 30.0, "guidance scale"),
     "class_guidance": Limit(0.0, 20.0, "class guidance"),
     "batch_size": Limit(1, 16, "batch size"),
@@ -100,6 +109,7 @@ LIMITS: dict[str, Limit] = {
     "strength": Limit(0.0, 1.0, "strength"),
     "repaint_jump": Limit(1, 100, "RePaint jump length"),
     "repaint_resample": Limit(1, 100, "RePaint resample count"),
+    "ilvr_factor": Limit(1, 64, "ILVR factor"),
 }
 
 

@@ -4,11 +4,12 @@ A sampler is a step builder `make_step(chain, variance, generator, options) -> S
 receives the denoiser: see chain.py) plus an entry in `SAMPLERS`. The engine, the diffusion tasks,
 the window, the CLI and the contract tests (tests/diffusion/test_sampler_contract.py) all look a
 sampler up here; nothing else switches on `SamplerKind`. DDPM follows Ho et al. 2020; DDIM follows
-Song et al. 2021.
+Song et al. 2021; the σ-view samplers of the probability-flow ODE are in ode_samplers.py and those of
+the reverse SDE in sde_samplers.py.
 
 Adding a sampler is three files: its `SamplerKind` member (core/enums.py), its step builder and
 table entry (here), and its exact one-step reference for the contract tests
-(tests/diffusion/chain_reference.py) — see docs/models.md.
+(tests/diffusion/chain_reference.py) — see docs/samplers.md.
 """
 
 from __future__ import annotations
@@ -33,16 +34,11 @@ from studio.diffusion.chain import (
 from studio.diffusion.denoiser import Denoiser
 from studio.diffusion.forward_process import posterior_coefficients, randn_like
 from studio.diffusion.guidance import GradLogProb, classifier_guidance_ddim, classifier_guidance_ddpm
+from studio.diffusion.ode_samplers import dpmpp_2m_step, euler_step, heun_step
+from studio.diffusion.sampler_options import DEFAULT_OPTIONS, SamplerOptions
 from studio.diffusion.schedule import Schedule
+from studio.diffusion.sde_samplers import euler_ancestral_step, predictor_corrector_step
 from studio.diffusion.variance import step_variance
-
-
-@dataclass(frozen=True)
-class SamplerOptions:
-    """The user's sampler settings; each sampler reads those its spec names in `options`."""
-
-    eta: float = 0.0  # DDIM's η: 0 is deterministic, 1 has the DDPM posterior's variance
-
 
 # (chain, the model's variance type, generator, options) -> the step
 StepBuilder = Callable[[Schedule, VarianceType, "torch.Generator | None", SamplerOptions], Step]
@@ -61,6 +57,8 @@ class SamplerSpec:
     network_calls: int = 1  # denoiser calls per step (what a progress bar or a cost estimate counts)
     options: tuple[str, ...] = ()  # the SamplerOptions fields it reads (the window enables only those)
     variance: VarianceType | None = None  # σ_t² it always uses; None: the model's own variance type
+    # keeps earlier steps' predictions: a run started mid-chain (fork, SDEdit) begins at first order
+    multistep: bool = False
 
     def step(self, chain: Schedule, variance: VarianceType, generator: torch.Generator | None,
              options: SamplerOptions) -> Step:
@@ -77,7 +75,7 @@ def ddpm_step(
     chain: Schedule,
     variance: VarianceType = VarianceType.POSTERIOR,
     generator: torch.Generator | None = None,
-    options: SamplerOptions = SamplerOptions(),
+    options: SamplerOptions = DEFAULT_OPTIONS,
 ) -> Step:
     """Ancestral step: x_{t−1} = μ̃(x_t, x̂₀) + σ_t z, with σ_t² ∈ {β̃_t, β_t, learned}; one denoiser call."""
 
@@ -103,7 +101,7 @@ def ddim_step(
     chain: Schedule,
     variance: VarianceType = VarianceType.POSTERIOR,
     generator: torch.Generator | None = None,
-    options: SamplerOptions = SamplerOptions(),
+    options: SamplerOptions = DEFAULT_OPTIONS,
 ) -> Step:
     """x_{t−1} = √ᾱ_{t−1} x̂₀ + √(1−ᾱ_{t−1}−σ_t²) ε̂ + σ_t z; η = 0 is deterministic. (σ_t comes from η,
     not from the model's variance type.)"""
@@ -137,6 +135,16 @@ SAMPLERS: Mapping[SamplerKind, SamplerSpec] = MappingProxyType({spec.kind: spec 
                 ddim_step, eps_correction, options=("eta",)),
     SamplerSpec(SamplerKind.DDPM_BETA, "DDPM with σ² = β: Ho et al.'s other variance, a little more noise",
                 ddpm_step, classifier_guidance_ddpm, variance=VarianceType.BETA),
+    SamplerSpec(SamplerKind.EULER, "Euler on the probability-flow ODE in σ (DDIM at η = 0); churn adds noise first",
+                euler_step, eps_correction, options=("churn",)),
+    SamplerSpec(SamplerKind.HEUN, "Heun: 2nd-order probability-flow ODE steps, two network calls each (Karras)",
+                heun_step, eps_correction, network_calls=2, options=("churn",)),
+    SamplerSpec(SamplerKind.EULER_ANCESTRAL, "Euler-ancestral: the reverse SDE's steps in σ (noise every step)",
+                euler_ancestral_step, eps_correction),
+    SamplerSpec(SamplerKind.DPMPP_2M, "DPM-Solver++(2M): 2nd-order multistep ODE solver, one call per step",
+                dpmpp_2m_step, eps_correction, multistep=True),
+    SamplerSpec(SamplerKind.PC, "Predictor–corrector: reverse diffusion + a Langevin step at the set SNR",
+                predictor_corrector_step, eps_correction, network_calls=2, options=("snr",)),
 )})
 
 
@@ -159,7 +167,7 @@ def sample(
     chain: Schedule,
     *,
     variance: VarianceType = VarianceType.POSTERIOR,
-    options: SamplerOptions = SamplerOptions(),
+    options: SamplerOptions = DEFAULT_OPTIONS,
     start: int | None = None,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.core.enums import ScheduleKind
+from studio.core.enums import ScheduleKind, Spacing
 from studio.core.settings import Stage
-from studio.diffusion.schedule import make_schedule, respace
+from studio.diffusion.schedule import karras_respace, make_schedule, respace
 from studio.models.cascade import describe_model_path, resolve_model_path
 from studio.models.files import ModelFileError, read_model_info
 
@@ -61,12 +61,14 @@ def summarize(path: str | Path) -> ModelSummary:
     )
 
 
-def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE) -> ScheduleCurve:
+def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE,
+                   spacing: Spacing = Spacing.UNIFORM) -> ScheduleCurve:
     """log SNR at every training timestep of the stage's model, and the timesteps a `steps`-step chain
-    visits (torch: the window calls it off the UI thread)."""
+    with that spacing visits (torch: the window calls it off the UI thread)."""
     kind, length = summary.schedule, summary.timesteps
     if stage is Stage.SR and summary.sr_timesteps:
         kind, length = summary.sr_schedule, summary.sr_timesteps
     schedule = make_schedule(ScheduleKind(kind), length)
-    chain = respace(schedule, max(1, min(steps, length)))
+    steps = max(1, min(steps, length))
+    chain = karras_respace(schedule, steps) if spacing is Spacing.KARRAS else respace(schedule, steps)
     return ScheduleCurve(stage, tuple(schedule.log_snr.tolist()), tuple(chain.timesteps.tolist()))

@@ -14,12 +14,12 @@ from enum import Enum
 
 import numpy as np
 
-from studio.core.enums import Role
-from studio.core.jobs import ForkPoint, Inpaint, Job, StrokesToImage, Upscale
+from studio.core.enums import Role, Spacing
+from studio.core.jobs import ForkPoint, Ilvr, Inpaint, Job, StrokesToImage, Upscale
 from studio.core.settings import Settings, Stage
 from studio.diffusion.inpaint import repaint_positions
 from studio.diffusion.samplers import sampler_spec
-from studio.diffusion.schedule import Schedule, make_schedule, respace
+from studio.diffusion.schedule import Schedule, karras_respace, make_schedule, respace
 from studio.diffusion.sdedit import sdedit_steps
 from studio.engine.models import CascadeModels
 from studio.models.files import LoadedModel
@@ -31,6 +31,7 @@ class Task(str, Enum):
     SAMPLE = "sample"  # denoise from x_T (or a fork's x_t) down the chain: text → image
     SDEDIT = "sdedit"  # q-sample the painting part-way up the chain, denoise from there
     INPAINT = "inpaint"  # replacement (or a mask-channel model) over RePaint's plan; known pixels kept
+    ILVR = "ilvr"  # text → image with the reference's low frequencies swapped in after every step
     SUPER_RESOLVE = "super-resolve"  # the SR model conditioned on the upsampled low-res image
 
 
@@ -80,6 +81,7 @@ class _Inputs:
     known: np.ndarray | None = None
     mask: np.ndarray | None = None
     low_res: np.ndarray | None = None
+    reference: np.ndarray | None = None
 
 
 def plan_job(job: Job, models: CascadeModels) -> Plan:
@@ -90,6 +92,7 @@ def plan_job(job: Job, models: CascadeModels) -> Plan:
         known=job.image if isinstance(job, Inpaint) else None,
         mask=job.mask if isinstance(job, Inpaint) else None,
         low_res=job.image if isinstance(job, Upscale) else None,
+        reference=job.image if isinstance(job, Ilvr) else None,
     )
     fork = job.fork
     if inputs.low_res is not None or (fork is not None and fork.stage is Stage.SR):
@@ -102,14 +105,15 @@ def plan_job(job: Job, models: CascadeModels) -> Plan:
     return Plan(tuple(stages))
 
 
-def stage_chain(model: LoadedModel, steps: int) -> Schedule:
-    """The model's training schedule respaced to `steps` positions."""
+def stage_chain(model: LoadedModel, steps: int, spacing: Spacing = Spacing.UNIFORM) -> Schedule:
+    """The model's training schedule respaced to `steps` positions, evenly or by Karras's σ spacing."""
     diffusion = model.config.diffusion
-    return respace(make_schedule(diffusion.schedule, diffusion.timesteps), steps)
+    full = make_schedule(diffusion.schedule, diffusion.timesteps)
+    return karras_respace(full, steps) if spacing is Spacing.KARRAS else respace(full, steps)
 
 
 def _base_stage(s: Settings, model: LoadedModel, inputs: _Inputs, fork: ForkPoint | None) -> StagePlan:
-    chain = stage_chain(model, s.steps)
+    chain = stage_chain(model, s.steps, s.spacing)
     fork = fork if fork is not None and fork.stage is Stage.BASE else None
     if fork is not None:
         start = _fork_position(fork, chain)
@@ -121,6 +125,11 @@ def _base_stage(s: Settings, model: LoadedModel, inputs: _Inputs, fork: ForkPoin
         positions = repaint_positions(start, s.repaint_jump, s.repaint_resample)
         return _stage(Stage.BASE, Task.INPAINT, model, chain, positions, s, fork, image=inputs.known,
                       mask=inputs.mask, mask_channels=model.config.role is Role.INPAINT)
+    if inputs.reference is not None:
+        if model.config.resolution % s.ilvr_factor:
+            raise ValueError(f"the ILVR factor {s.ilvr_factor} must divide the model's size "
+                             f"({model.config.resolution} px)")
+        return _stage(Stage.BASE, Task.ILVR, model, chain, range(start, -1, -1), s, fork, image=inputs.reference)
     if inputs.painting is not None and fork is None:
         return _stage(Stage.BASE, Task.SDEDIT, model, chain, range(start, -1, -1), s, image=inputs.painting)
     return _stage(Stage.BASE, Task.SAMPLE, model, chain, range(start, -1, -1), s, fork)
@@ -129,7 +138,7 @@ def _base_stage(s: Settings, model: LoadedModel, inputs: _Inputs, fork: ForkPoin
 def _sr_stage(s: Settings, models: CascadeModels, inputs: _Inputs, fork: ForkPoint | None) -> StagePlan:
     if models.sr is None:
         raise ValueError("this model has no super-resolution stage to upscale with")
-    chain = stage_chain(models.sr, s.sr_steps)
+    chain = stage_chain(models.sr, s.sr_steps, s.spacing)
     if fork is not None and fork.low_res is None and inputs.low_res is None:
         raise ValueError("a fork of the super-resolution stage needs the base image it refined")
     start = len(chain) - 1 if fork is None else _fork_position(fork, chain)

@@ -16,6 +16,7 @@ from studio.core.settings import Settings
 from studio.diffusion.cascade import aug_timestep, sr_conditioning, sr_denoiser
 from studio.diffusion.chain import Callback, CancelToken, Step
 from studio.diffusion.forward_process import initial_noise
+from studio.diffusion.ilvr import ilvr
 from studio.diffusion.inpaint import composite, inpaint, mask_channel_denoiser
 from studio.diffusion.samplers import SamplerOptions, sample, sampler_spec
 from studio.diffusion.sdedit import sdedit
@@ -61,7 +62,7 @@ def fit_inputs(plan: StagePlan, settings: Settings, device: torch.device, notes:
     stage_notes = notes if plan.task is not Task.SUPER_RESOLVE else []
     image = mask = low_res = None
     if plan.image is not None:
-        what = "painting" if plan.task is Task.SDEDIT else "image"
+        what = {Task.SDEDIT: "painting", Task.ILVR: "reference"}.get(plan.task, "image")
         image = _batch(fit_image(plan.image, config.resolution, device, what, stage_notes), batch)
     if plan.mask is not None:
         mask = fit_mask(plan.mask, config.resolution, device, stage_notes)
@@ -87,6 +88,15 @@ def run_sdedit(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous
     """Strokes → image: SDEdit from the painting at the strength's start (the plan's, by the same rounding)."""
     out = sdedit(_base_denoiser(plan, ctx), _step(plan, ctx), inputs.image, plan.chain, ctx.settings.strength,
                  generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
+    return StageOutput(out)
+
+
+def run_ilvr(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous: torch.Tensor | None) -> StageOutput:
+    """ILVR: text → image (or a fork of one) refined after every step toward the reference's N×N block means."""
+    s = ctx.settings
+    out = ilvr(_base_denoiser(plan, ctx), _step(plan, ctx), inputs.image, s.ilvr_factor, plan.chain,
+               x=_forked(plan, ctx), start=plan.start, generator=ctx.generator, callback=ctx.callback,
+               cancel=ctx.cancel)
     return StageOutput(out)
 
 
@@ -142,6 +152,7 @@ RUNNERS = {
     Task.SAMPLE: run_sample,
     Task.SDEDIT: run_sdedit,
     Task.INPAINT: run_inpaint,
+    Task.ILVR: run_ilvr,
     Task.SUPER_RESOLVE: run_super_resolve,
 }
 
@@ -163,7 +174,7 @@ def _variance(plan: StagePlan):
 
 
 def _options(s: Settings) -> SamplerOptions:
-    return SamplerOptions(eta=s.eta)
+    return SamplerOptions(eta=s.eta, churn=s.churn, snr=s.snr)
 
 
 def _forked(plan: StagePlan, ctx: StageContext) -> torch.Tensor | None:

@@ -26,6 +26,10 @@ def parameters_text(recipe: Recipe) -> str:
     ]
     if s.eta:
         fields.append(("Eta", f"{s.eta:g}"))
+    if s.churn:
+        fields.append(("Churn", f"{s.churn:g}"))
+    if s.spacing.value != "uniform":
+        fields.append(("Spacing", s.spacing.value))
     if recipe.kind is JobKind.STROKES_TO_IMAGE:
         fields.append(("Denoising strength", f"{s.strength:g}"))
     if s.class_guidance:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from studio.app.generation import Mode
 from studio.app.session import Control, Session
-from studio.core.enums import SamplerKind
+from studio.core.enums import Spacing
 from studio.core.settings import LIMITS
 from studio.ui.bindings import Binding, bind_check, bind_enum, bind_slider, bind_spin, bind_text
 
@@ -88,10 +88,18 @@ class Panel(QWidget):
         self._add_slider(form, Control.STEPS, "Steps", 1, "{:d}")
         self._add_slider(form, Control.GUIDANCE, "Guidance", 0.1, "{:.1f}", prop="guidance_scale")
         self._add_slider(form, Control.STRENGTH, "Strength", 0.01, "{:.2f}")
+        self._add_slider(form, Control.ILVR_FACTOR, "ILVR factor", 1, "{:d}")
         self.sampler = QComboBox()
-        self.bindings.append(bind_enum(self.sampler, g, "sampler", list(SamplerKind)))
+        self.bindings.append(bind_enum(self.sampler, g, "sampler", list(session.sampler_kinds())))
+        for n, kind in enumerate(session.sampler_kinds()):
+            self.sampler.setItemData(n, session.sampler_label(kind), Qt.ItemDataRole.ToolTipRole)
         form.addRow("Sampler", self.sampler)
         self._add_slider(form, Control.ETA, "DDIM η", 0.01, "{:.2f}")
+        self._add_slider(form, Control.CHURN, "Churn", 0.5, "{:.1f}")
+        self._add_slider(form, Control.SNR, "Corrector SNR", 0.01, "{:.2f}")
+        self.spacing = QComboBox()
+        self.bindings.append(bind_enum(self.spacing, g, "spacing", list(Spacing)))
+        form.addRow("Spacing", self.spacing)
         self._add_slider(form, Control.CLASS_GUIDANCE, "Class guidance", 0.1, "{:.1f}")
         self.class_picker = QComboBox()
         self.class_picker.currentIndexChanged.connect(lambda i: setattr(g, "class_label", max(i, 0)))

@@ -63,7 +63,7 @@ def test_save_steps_writes_x_t_and_x0_of_every_step(tiny_cascade, tmp_path):
         (["generate", "--model", "MISSING"], "no such file"),
         (["generate", "--model", "CASCADE", "--steps", "0"], "steps must lie in [1, 1000]"),
         (["generate", "--model", "CASCADE", "--guidance", "1e9"], "guidance scale must lie in [0, 30]"),
-        (["generate", "--model", "CASCADE", "--sampler", "euler"], "invalid choice"),
+        (["generate", "--model", "CASCADE", "--sampler", "lms"], "invalid choice"),
         (["generate", "--model", "CASCADE", "--eta", "lots"], "invalid float value"),
         (["info", "MISSING"], "no such file"),
         (["sdedit", "--model", "CASCADE", "--image", "MISSING"], "no such file"),

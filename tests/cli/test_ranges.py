@@ -8,12 +8,15 @@ from studio.core.settings import LIMITS
 # the subcommand and flag that set each limited setting
 FLAGS = {
     "seed": ("generate", "--seed"), "steps": ("generate", "--steps"), "sr_steps": ("generate", "--sr-steps"),
-    "eta": ("generate", "--eta"), "guidance_scale": ("generate", "--guidance"),
+    "eta": ("generate", "--eta"), "churn": ("generate", "--churn"), "snr": ("generate", "--snr"),
+    "guidance_scale": ("generate", "--guidance"),
     "class_guidance": ("generate", "--class-guidance"), "batch_size": ("generate", "--batch"),
     "noise_augmentation": ("generate", "--noise-aug"), "strength": ("sdedit", "--strength"),
     "repaint_jump": ("inpaint", "--jump"), "repaint_resample": ("inpaint", "--resample"),
+    "ilvr_factor": ("ilvr", "--factor"),
 }
-INPUTS = {"generate": [], "sdedit": ["--image", "p.png"], "inpaint": ["--image", "p.png", "--mask", "m.png"]}
+INPUTS = {"generate": [], "sdedit": ["--image", "p.png"], "inpaint": ["--image", "p.png", "--mask", "m.png"],
+          "ilvr": ["--image", "p.png"]}
 
 
 def shown(value):
@@ -59,3 +62,18 @@ def test_guidance_of_a_billion_is_one_line_and_exit_2_before_any_model_is_read(t
                      "--out", str(tmp_path / "o.png")]) == 2
     assert capsys.readouterr().err == "studio: error: guidance scale must lie in [0, 30], got 1e+09\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sampler_choices_are_the_sampler_table_and_spacing_and_options_reach_the_settings():
+    from studio.core.enums import Spacing
+    from studio.diffusion.samplers import sampler_kinds
+
+    parser = cli.build_parser()
+    generate = next(a for a in parser._subparsers._group_actions[0].choices["generate"]._actions
+                    if a.dest == "sampler")
+    assert tuple(generate.choices) == tuple(k.value for k in sampler_kinds())
+    s = settings("generate", "--spacing", "karras")
+    assert s.spacing is Spacing.KARRAS
+    args = parser.parse_args(["generate", "--sampler", "pc", "--snr", "0.3", "--churn", "4"])
+    s = cli.settings_from_args(args)
+    assert (s.sampler.value, s.snr, s.churn) == ("pc", 0.3, 4.0)

@@ -39,11 +39,11 @@ DATA = {"full": (FULL, 20_000), "diagonal": (DIAGONAL, 10_000)}  # (data, sample
 SMALL = respace(LINEAR, 10)
 # The values each sampler option is checked at; a sampler that reads an option not named here fails
 # `test_every_option_a_sampler_reads_has_values_to_check_it_at` until it gets values.
-OPTION_VALUES = {"eta": (0.0, 1.0)}
+OPTION_VALUES = {"eta": (0.0, 1.0), "churn": (0.0, 20.0), "snr": (0.0, 0.16)}
 
 
 def _option_variants(kind: SamplerKind) -> list[SamplerOptions]:
-    variants = [SamplerOptions()]
+    variants = [SamplerOptions(snr=0.0)]
     for name in sampler_spec(kind).options:
         variants = [dataclasses.replace(o, **{name: v}) for o in variants for v in OPTION_VALUES.get(name, ())]
     return variants
@@ -53,7 +53,8 @@ def _option_variants(kind: SamplerKind) -> list[SamplerOptions]:
 # declare (a sampler that does not use it must give the same chain under both), at each option value.
 CASES = [(kind, variance, options) for kind in sampler_kinds()
          for variance in (VarianceType.POSTERIOR, VarianceType.BETA) for options in _option_variants(kind)]
-IDS = [f"{k.value}-model_{v.value}-eta{o.eta:g}" for k, v, o in CASES]
+IDS = [f"{k.value}-model_{v.value}" + "".join(f"-{n}{getattr(o, n):g}" for n in sampler_spec(k).options)
+       for k, v, o in CASES]
 
 
 def _x(n: int, dim: int = 3, seed: int = 0) -> torch.Tensor:
@@ -100,7 +101,7 @@ def test_output_has_the_exact_mean_and_covariance_of_its_discrete_chain(kind, va
     chain = respace(LINEAR, 50)
     samples = _run(kind, _x(n, data.dim), chain, data=data, variance=variance, options=options)
     mean, cov = chain_moments(data, chain.alphas_cumprod.tolist(), sampler_spec(kind), options=options,
-                              variance=variance)
+                              variance=variance, chain=chain)
     assert_moments_match(samples, mean, cov, z=4.5)
 
 
@@ -185,7 +186,10 @@ def test_cancel_before_the_first_step_carries_no_prediction_and_calls_nothing(ki
 @pytest.mark.parametrize("kind", sampler_kinds())
 def test_a_run_started_at_position_3_continues_the_same_chain_exactly(kind):
     """Resuming from the x_t a full run had at position 3, with the generator in the state it had there,
-    gives the full run's output bit for bit: four steps, numbered 0…3, at positions 3…0."""
+    gives the full run's output bit for bit: four steps, numbered 0…3, at positions 3…0. A multistep
+    sampler has no history at the resumed start, so its first step is first order: the output is close
+    (on this coarse 10-step chain within 25 % of the data's largest std; measured 19 %) but not equal —
+    and another resume gives it again bit for bit."""
     g = torch.Generator().manual_seed(7)
     states, generator_at = [], {}
 
@@ -201,7 +205,12 @@ def test_a_run_started_at_position_3_continues_the_same_chain_exactly(kind):
     resumed = sample(kind, denoiser(FULL.eps, AB), x_at_3, SMALL, start=3, generator=resumed_g, callback=seen.append)
     assert [s.index for s in seen] == [3, 2, 1, 0] and [s.step for s in seen] == [0, 1, 2, 3]
     assert {s.total for s in seen} == {4}
-    assert torch.equal(resumed, full)
+    if not sampler_spec(kind).multistep:
+        assert torch.equal(resumed, full)
+        return
+    assert not torch.equal(resumed, full) and (resumed - full).abs().max() < 0.25 * FULL.cov.diagonal().max().sqrt()
+    resumed_g.set_state(generator_at[3])
+    assert torch.equal(sample(kind, denoiser(FULL.eps, AB), x_at_3, SMALL, start=3, generator=resumed_g), resumed)
 
 
 @pytest.mark.parametrize("kind", sampler_kinds())

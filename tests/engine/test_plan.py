@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
 from studio.core.enums import SamplerKind
 from studio.core.events import JobStarted, StepEvent
@@ -134,3 +135,20 @@ def test_the_progress_total_is_the_number_of_steps_each_stage_reports(tiny_casca
     assert [(stage, reported.count(stage)) for stage, _ in started.stages] == list(started.stages)
     assert all(e.frame.total == dict(started.stages)[e.frame.stage] for e in events if isinstance(e, StepEvent))
     assert math.isclose(started.total_steps, len(reported))
+
+
+def test_karras_spacing_plans_the_karras_chain_and_the_strength_preview_follows_it(models, tiny_cascade):
+    """Spacing is a setting: both stages walk `karras_respace` of their model's schedule, and the window's
+    schedule curve (which the strength preview reads) lists the same timesteps."""
+    from studio.core.enums import Spacing
+    from studio.diffusion.schedule import karras_respace
+    from studio.engine.model_info import schedule_curve, summarize
+
+    settings = FAST.with_(steps=12, spacing=Spacing.KARRAS)
+    base, sr = plan_job(TextToImage(str(tiny_cascade), settings), models).stages
+    assert torch.equal(base.chain.timesteps, karras_respace(training_schedule(models.base), 12).timesteps)
+    assert torch.equal(sr.chain.timesteps, karras_respace(training_schedule(models.sr), 3).timesteps)
+    uniform = plan_job(TextToImage(str(tiny_cascade), FAST.with_(steps=12)), models).stages[0]
+    assert not torch.equal(base.chain.timesteps, uniform.chain.timesteps)
+    curve = schedule_curve(summarize(str(tiny_cascade)), 12, Stage.BASE, Spacing.KARRAS)
+    assert list(curve.chain) == base.chain.timesteps.tolist()

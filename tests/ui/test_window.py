@@ -293,3 +293,26 @@ def test_fill_paints_the_connected_region_only_and_undoes(make_window):
     assert (after[:, 160:] == 255).all()  # the other side of the wall stays white
     doc.undo_stack.undo()
     assert np.array_equal(doc.painting(), before)
+
+
+def test_the_sampler_list_is_the_sampler_table_and_each_option_is_enabled_only_for_its_samplers(make_window):
+    """The combo lists the table's entries in order (tooltip: the entry's label); choosing each entry
+    enables exactly the sliders of the options it reads: η for DDIM, churn for Euler and Heun, the
+    corrector's SNR for predictor–corrector."""
+    from studio.core.enums import SamplerKind
+    from studio.diffusion.samplers import SAMPLERS
+
+    window = make_window()
+    panel, g = window.panel, window.session.generation
+    assert [panel.sampler.itemText(i) for i in range(panel.sampler.count())] == [k.value for k in SAMPLERS]
+    assert panel.sampler.itemData(4, Qt.ItemDataRole.ToolTipRole) == SAMPLERS[SamplerKind.HEUN].label
+    sliders = {"eta": panel.eta_slider, "churn": panel.churn_slider, "snr": panel.snr_slider}
+    enabled_for = {name: set() for name in sliders}
+    for index, spec in enumerate(SAMPLERS.values()):
+        panel.sampler.setCurrentIndex(index)
+        assert g.sampler is spec.kind
+        for name, slider in sliders.items():
+            assert slider.isEnabled() == (name in spec.options), (spec.kind, name)
+            if slider.isEnabled():
+                enabled_for[name].add(spec.kind.value)
+    assert enabled_for == {"eta": {"ddim"}, "churn": {"euler", "heun"}, "snr": {"pc"}}
