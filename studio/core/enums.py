@@ -8,6 +8,7 @@ from enum import Enum
 class ScheduleKind(str, Enum):
     LINEAR = "linear"
     COSINE = "cosine"
+    SCALED_LINEAR = "scaled-linear"  # latent diffusion / SD 1.x: √β linear from √0.00085 to √0.012
 
 
 class PredictionType(str, Enum):
@@ -59,3 +60,4 @@ class Architecture(str, Enum):
     """The network family a model file belongs to (studio.models.families); files without one are STUDIO."""
 
     STUDIO = "studio"
+    SD1 = "sd1"  # Stable Diffusion 1.x checkpoints, read in place (models/families/sd1.py)
