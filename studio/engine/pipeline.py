@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,7 +24,7 @@ from studio.engine.cache import ModelCache
 from studio.engine.models import CascadeModels, load_cascade
 from studio.engine.plan import Plan, plan_job
 from studio.engine.previews import to_uint8
-from studio.engine.tasks import RUNNERS, StageContext, fit_inputs
+from studio.engine.tasks import RUNNERS, StageContext, fit_inputs, frame_preview
 from studio.engine.worker import Emit, JobCancelledError
 
 
@@ -39,11 +40,11 @@ class _Run:
     frames: list[Frame] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
-    def recorder(self, stage: Stage):
+    def recorder(self, stage: Stage, preview: Callable[[torch.Tensor], torch.Tensor]):
         def record(state: StepState) -> None:
             frame = Frame(
                 stage=stage, step=state.step, total=state.total, index=state.index, t=state.t,
-                x_t_preview=to_uint8(state.x_t), x0_preview=to_uint8(state.x0),
+                x_t_preview=to_uint8(preview(state.x_t)), x0_preview=to_uint8(preview(state.x0)),
                 x_t=state.x_t.detach().float().cpu().numpy(),
             )
             self.frames.append(frame)
@@ -93,8 +94,9 @@ def _run_plan(plan: Plan, inputs, job: Job, models: CascadeModels, run: _Run):
     """Each stage's runner on the previous stage's output; returns the images and what the SR stage refined."""
     images = refined = None
     for stage, stage_inputs in zip(plan.stages, inputs, strict=True):
-        ctx = StageContext(job.settings, models.classifier, run.device, run.generator, run.cancel,
-                           run.recorder(stage.stage), lambda x, name=stage.stage: run.show_as_last(name, x))
+        record = run.recorder(stage.stage, frame_preview(stage.model))
+        ctx = StageContext(job.settings, models.classifier, run.device, run.generator, run.cancel, record,
+                           lambda x, name=stage.stage: run.show_as_last(name, x))
         out = RUNNERS[stage.task](stage, ctx, stage_inputs, images)
         images, refined = out.images, out.refined if out.refined is not None else refined
     return images, refined

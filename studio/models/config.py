@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 
 from studio.core.enums import Architecture, PredictionType, Role, ScheduleKind, VarianceType
+from studio.models.sd.config import SD1Config
 
 
 def _check(condition: bool, message: str) -> None:
@@ -166,6 +167,7 @@ class ModelConfig:
     classifier: ClassifierConfig | None = None
     low_res: int | None = None  # SR only: the size of the low-resolution input
     architecture: Architecture = Architecture.STUDIO  # the family (models.families); absent in older files
+    sd: SD1Config | None = None  # architecture sd1: read off the checkpoint's shapes, never stored
 
     def __post_init__(self) -> None:
         try:
@@ -177,6 +179,10 @@ class ModelConfig:
         except ValueError:
             raise ValueError(f"architecture {self.architecture!r} is not one of "
                              f"{[a.value for a in Architecture]}") from None
+        if self.architecture is Architecture.SD1:
+            _check(self.sd is not None and self.role in (Role.BASE, Role.INPAINT),
+                   "an sd1 model needs its sd config and is a base or inpainting model")
+            return
         if self.role is Role.CLASSIFIER:
             _check(self.classifier is not None, "a classifier model needs a classifier config")
             _check(self.classifier.resolution == self.resolution, "classifier.resolution ≠ resolution")

@@ -111,7 +111,8 @@ def _unet_config(shapes: Mapping[str, Shape]) -> SDUNetConfig:
     mult = tuple(shapes[UNET + f"input_blocks.{i}.0.out_layers.3.weight"][0] // width for i in first)
     attention = tuple(level for level, i in enumerate(first) if UNET + f"input_blocks.{i}.1.norm.weight" in shapes)
     context = shapes[UNET + "middle_block.1.transformer_blocks.0.attn2.to_k.weight"][1]
-    if len(shapes[UNET + "middle_block.1.proj_in.weight"]) == 2 or context != 768:
+    # SD 2.x: OpenCLIP ViT-H's 1024-wide states, linear projections in and out of the transformers
+    if len(shapes[UNET + "middle_block.1.proj_in.weight"]) == 2 or context == 1024:
         raise ValueError("is a Stable Diffusion 2.x (or later) checkpoint; this studio reads SD 1.x files")
     return SDUNetConfig(in_channels=conv_in[1], out_channels=shapes[UNET + "out.2.weight"][0], model_channels=width,
                         channel_mult=mult, num_res_blocks=res_blocks, attention_levels=attention, context_dim=context)

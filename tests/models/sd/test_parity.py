@@ -18,7 +18,7 @@ single_file = pytest.importorskip("diffusers.loaders.single_file_utils")
 
 @pytest.fixture(scope="module")
 def ours():
-    return tiny_sd1(seed=3)
+    return tiny_sd1(seed=3, attention_levels=(0, 1))
 
 
 def _checkpoint(module) -> dict[str, torch.Tensor]:

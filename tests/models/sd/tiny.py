@@ -14,12 +14,13 @@ from studio.models.sd.config import AutoencoderConfig, CLIPTextConfig, SD1Config
 from studio.models.sd.network import StableDiffusion
 
 
-def tiny_sd1_config(in_channels: int = 4) -> SD1Config:
-    """Two U-Net levels (32, 64 wide, attention at both), a two-level autoencoder (f = 2), a two-layer CLIP
-    of width 64 with CLIP's full vocabulary (so the real tokenizer's ids fit)."""
+def tiny_sd1_config(in_channels: int = 4, attention_levels: tuple[int, ...] = (1,)) -> SD1Config:
+    """Two U-Net levels (32, 64 wide; attention at the coarser one unless asked), a two-level autoencoder
+    (f = 2, so 128-pixel images of 64 × 64 latents), a two-layer CLIP of width 64 with CLIP's full
+    vocabulary (so the real tokenizer's ids fit)."""
     return SD1Config(
         unet=SDUNetConfig(in_channels=in_channels, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                          attention_levels=(0, 1), context_dim=64),
+                          attention_levels=attention_levels, context_dim=64),
         text=CLIPTextConfig(width=64, layers=2, intermediate=128),
         vae=AutoencoderConfig(channels=32, channel_mult=(1, 2), num_res_blocks=1),
     )
@@ -42,8 +43,8 @@ def tokenizer() -> CLIPTokenizer:
     return CLIPTokenizer(clip_merges_path())
 
 
-def tiny_sd1(seed: int = 0, in_channels: int = 4) -> StableDiffusion:
-    return randomize(StableDiffusion(tiny_sd1_config(in_channels), tokenizer()), seed).eval()
+def tiny_sd1(seed: int = 0, in_channels: int = 4, attention_levels: tuple[int, ...] = (1,)) -> StableDiffusion:
+    return randomize(StableDiffusion(tiny_sd1_config(in_channels, attention_levels), tokenizer()), seed).eval()
 
 
 def write_sd1(path: Path, module: StableDiffusion, *, dtype: torch.dtype = torch.float16,
