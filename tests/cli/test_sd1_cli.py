@@ -54,4 +54,5 @@ def test_an_sd_file_with_a_bad_tensor_is_named_before_loading(tmp_path):
         "model.diffusion_model.out.2.weight": torch.zeros(4, 32, 1, 1, dtype=torch.float16)})
     result = studio("info", bad)
     assert result.returncode != 0
-    assert "tensor 'model.diffusion_model.out.2.weight' has shape (4, 32, 1, 1), expected (4, 32, 3, 3)" in result.stderr
+    assert ("tensor 'model.diffusion_model.out.2.weight' has shape (4, 32, 1, 1), "
+            "expected (4, 32, 3, 3)") in result.stderr

@@ -41,8 +41,14 @@ class ResBlock(nn.Module):
         self.skip_connection = nn.Identity() if channels == out else Conv2d(channels, out, 1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.in_layers(x) + self.emb_layers(emb)[:, :, None, None]
-        return self.skip_connection(x) + self.out_layers(h)
+        if torch.is_grad_enabled():
+            h = self.in_layers(x) + self.emb_layers(emb)[:, :, None, None]
+            return self.skip_connection(x) + self.out_layers(h)
+        # inference: the same layers with in-place activations and sums — fewer full-size allocations
+        norm1, _, conv1 = self.in_layers
+        norm2, _, _, conv2 = self.out_layers
+        h = conv1(F.silu(norm1(x), inplace=True)).add_(self.emb_layers(emb)[:, :, None, None])
+        return conv2(F.silu(norm2(h), inplace=True)).add_(self.skip_connection(x))
 
 
 class CrossAttention(nn.Module):
@@ -77,7 +83,7 @@ class GEGLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, gate = self.proj(x).chunk(2, dim=-1)
-        return x * F.gelu(gate)
+        return F.gelu(gate).mul_(x) if not torch.is_grad_enabled() else x * F.gelu(gate)
 
 
 class FeedForward(nn.Module):
@@ -100,9 +106,13 @@ class BasicTransformerBlock(nn.Module):
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn1(self.norm1(x))
-        x = x + self.attn2(self.norm2(x), context)
-        return x + self.ff(self.norm3(x))
+        if torch.is_grad_enabled():
+            x = x + self.attn1(self.norm1(x))
+            x = x + self.attn2(self.norm2(x), context)
+            return x + self.ff(self.norm3(x))
+        x = x.add_(self.attn1(self.norm1(x)))  # x is this block's own tensor (a view of proj_in's output)
+        x = x.add_(self.attn2(self.norm2(x), context))
+        return x.add_(self.ff(self.norm3(x)))
 
 
 class SpatialTransformer(nn.Module):
@@ -121,8 +131,8 @@ class SpatialTransformer(nn.Module):
         tokens = self.proj_in(self.norm(x)).permute(0, 2, 3, 1).reshape(b, h * w, c)
         for block in self.transformer_blocks:
             tokens = block(tokens, context)
-        out = tokens.view(b, h, w, c).permute(0, 3, 1, 2)
-        return self.proj_out(out) + x
+        out = self.proj_out(tokens.view(b, h, w, c).permute(0, 3, 1, 2))
+        return out.add_(x) if not torch.is_grad_enabled() else out + x
 
 
 class Downsample(nn.Module):
