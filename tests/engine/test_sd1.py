@@ -72,6 +72,20 @@ def test_the_negative_prompt_changes_the_image(pipeline, sd_file):
     assert not np.array_equal(plain.images, other.images)
 
 
+def test_a_scrubbed_frame_gets_the_exact_decode_of_its_latent_x0(pipeline, sd_file):
+    result, _ = run(pipeline, TextToImage(str(sd_file), FAST))
+    frame = result.frames[0]
+    assert frame.x0.shape == (1, 4, 64, 64)
+    exact = pipeline.exact_frame(str(sd_file), frame)
+    model = load_model(sd_file)
+    with torch.inference_mode():
+        decoded = model.module.decode_latents(torch.from_numpy(frame.x0))
+    expected = ((decoded.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    assert np.abs(exact.x0_preview.astype(int) - expected.astype(int)).max() <= 1
+    assert not np.array_equal(exact.x0_preview, frame.x0_preview)  # the cheap preview is an approximation
+    assert np.array_equal(exact.x_t, frame.x_t)
+
+
 def test_a_fork_from_a_step_repeats_the_rest_of_the_run(pipeline, sd_file):
     result, _ = run(pipeline, TextToImage(str(sd_file), FAST))
     frame = result.frames[0]
@@ -114,3 +128,13 @@ def test_the_inpainting_checkpoint_is_a_mask_channel_model(sd_inpainting_file):
 
     model = load_model(sd_inpainting_file)
     assert model.config.role is Role.INPAINT and model.config.sd.inpainting
+
+
+def test_the_window_reads_an_sd_file_as_it_reads_ours(sd_file):
+    from studio.engine.model_info import schedule_curve, summarize
+
+    summary = summarize(sd_file)
+    assert (summary.name, summary.resolution, summary.has_base, summary.has_sr) == ("tiny-sd", 128, True, False)
+    assert summary.schedule == "scaled-linear" and "Stable Diffusion 1.x" in summary.description
+    curve = schedule_curve(summary, 30)
+    assert len(curve.chain) == 30 and curve.chain[-1] == 999
