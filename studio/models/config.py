@@ -205,7 +205,10 @@ class ModelConfig:
             _check(u.extra_channels == 4, "an inpaint model needs 4 extra channels (mask, masked image)")
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        data = _plain(asdict(self))
+        if data["sd"] is None:  # studio files: written exactly as before SD 1.x files could be read
+            del data["sd"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
