@@ -165,7 +165,10 @@ def _read_in_place(path: Path, header: dict, data_size: int, family: Family) -> 
         begin, end = header[name]["data_offsets"]
         if end - begin != math.prod(shapes[name]) * DTYPES[dtype].itemsize:
             raise ModelFileError(path, f"tensor {name!r} has {end - begin} bytes of data, not its shape's")
-    dtype = _ST_DTYPES[header[next(iter(sorted(loaded)))]["dtype"]]
+    counts: dict[str, int] = {}
+    for name in loaded:  # files may mix dtypes (an fp32 autoencoder beside an fp16 U-Net): the most common
+        counts[_ST_DTYPES[header[name]["dtype"]]] = counts.get(_ST_DTYPES[header[name]["dtype"]], 0) + 1
+    dtype = max(counts, key=counts.get)
     return ModelInfo(path, FORMAT_VERSION, config, family.card(config, path.stem), dtype, _sha256(path))
 
 
