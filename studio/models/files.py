@@ -53,6 +53,7 @@ class ModelInfo:
     card: ModelCard
     dtype: str
     sha256: str
+    in_place: bool = False  # a foreign checkpoint read in place by its family (no studio metadata)
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,17 +128,44 @@ def load_model(path: str | Path, *, device: torch.device | str = "cpu",
     with torch.device("meta"):
         module = build_module(info.config)
     family = family_of(info.config)
-    try:
-        with safe_open(str(info.path), framework="pt", device="cpu") as f:
-            names = family.file_tensor_names(f.keys())
-            state = {key: family.module_tensor(key, f.get_tensor(name)) for name, key in names.items()}
-    except Exception as exc:  # safetensors' own error types; after our header checks: the file changed or is unreadable
-        raise ModelFileError(info.path, f"cannot read tensors ({_one_line(exc)})") from None
+    if info.in_place:
+        state = _read_foreign_tensors(info.path, family, dtype)
+    else:
+        try:
+            with safe_open(str(info.path), framework="pt", device="cpu") as f:
+                names = family.file_tensor_names(f.keys())
+                state = {key: family.module_tensor(key, f.get_tensor(name)) for name, key in names.items()}
+        except Exception as exc:  # safetensors' own error types; after our header checks: the file changed
+            raise ModelFileError(info.path, f"cannot read tensors ({_one_line(exc)})") from None
     module.load_state_dict(state, assign=True)
     module = module.to(device=device, dtype=dtype).eval()
     if torch.device(device).type != "cpu":
         module = module.to(memory_format=torch.channels_last)
     return LoadedModel(info, module)
+
+
+def _read_foreign_tensors(path: Path, family: Family, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """The tensors a family reads from a large foreign checkpoint, one by one with plain reads into their
+    own memory, each converted to `dtype` at once: no memory map (its pages count as resident until it
+    closes, doubling the peak for a 4 GB file) and never a second copy of the whole model."""
+    header, data_size = _read_header(path)
+    header.pop("__metadata__", None)
+    start = path.stat().st_size - data_size
+    state = {}
+    try:
+        with path.open("rb") as f:
+            for name, key in family.file_tensor_names(header).items():
+                entry = header[name]
+                begin, end = entry["data_offsets"]
+                raw = torch.empty(end - begin, dtype=torch.uint8)
+                f.seek(start + begin)
+                if f.readinto(raw.numpy()) != end - begin:
+                    raise OSError(f"tensor {name!r} is cut short")
+                tensor = raw.view(DTYPES[_ST_DTYPES[entry["dtype"]]]).reshape(entry["shape"])
+                state[key] = family.module_tensor(key, tensor).to(dtype)
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read tensors ({_one_line(exc)})") from None
+    return state
 
 
 def _read_in_place(path: Path, header: dict, data_size: int, family: Family) -> ModelInfo:
@@ -169,7 +197,7 @@ def _read_in_place(path: Path, header: dict, data_size: int, family: Family) -> 
     for name in loaded:  # files may mix dtypes (an fp32 autoencoder beside an fp16 U-Net): the most common
         counts[_ST_DTYPES[header[name]["dtype"]]] = counts.get(_ST_DTYPES[header[name]["dtype"]], 0) + 1
     dtype = max(counts, key=counts.get)
-    return ModelInfo(path, FORMAT_VERSION, config, family.card(config, path.stem), dtype, _sha256(path))
+    return ModelInfo(path, FORMAT_VERSION, config, family.card(config, path.stem), dtype, _sha256(path), in_place=True)
 
 
 def _read_header(path: Path) -> tuple[dict, int]:
