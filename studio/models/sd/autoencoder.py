@@ -11,9 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.models.layers import Conv2d, Upsample
+from studio.models.layers import Upsample
 from studio.models.sd.config import AutoencoderConfig
 from studio.models.sd.unet import GroupNorm32
+
+Conv2d = nn.Conv2d  # runs once or twice per image: no packed copies of its weights (models/sd/unet.py)
 
 
 def _norm(channels: int) -> GroupNorm32:

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.models.layers import Linear
 from studio.models.sd.config import CLIPTextConfig
+
+Linear = nn.Linear  # runs once per prompt: no packed copies of its weights (models/sd/unet.py says why)
 
 
 class CLIPAttention(nn.Module):
