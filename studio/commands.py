@@ -35,10 +35,14 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
         if args.command == "info":
             print(describe_models(Path(args.path)))
             return 0
+        if args.command == "bench" and args.what == "sd-unet":
+            from studio.engine.bench_sd import main as bench_sd_main
+
+            return bench_sd_main(["--rounds", str(args.rounds or 5)])
         if args.command == "bench":
             from studio.engine.bench_unet import main as bench_main
 
-            return bench_main(["--rounds", str(args.rounds)])
+            return bench_main(["--rounds", str(args.rounds or 20)])
         if args.command == "batch":
             from studio.batch import run_batch
 

@@ -48,3 +48,10 @@ def test_the_default_model_is_found_inside_an_installed_wheel(unpacked_wheel, tm
     assert (path / "base.safetensors").read_bytes() == (shipped / "base.safetensors").read_bytes()
     starter, shipped_starter = path.parent / "cpu-starter", shipped.parent / "cpu-starter"  # shipped beside it
     assert sorted(p.name for p in starter.iterdir()) == sorted(p.name for p in shipped_starter.iterdir())
+
+
+def test_the_wheel_carries_clips_merges_with_their_licence(unpacked_wheel):
+    folder = unpacked_wheel / "studio" / "resources" / "clip"
+    assert (folder / "bpe_simple_vocab_16e6.txt.gz").read_bytes() == \
+        (ROOT / "resources" / "clip" / "bpe_simple_vocab_16e6.txt.gz").read_bytes()
+    assert "Copyright (c) 2021 OpenAI" in (folder / "LICENSE").read_text()

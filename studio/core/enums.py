@@ -8,6 +8,7 @@ from enum import Enum
 class ScheduleKind(str, Enum):
     LINEAR = "linear"
     COSINE = "cosine"
+    SCALED_LINEAR = "scaled-linear"  # latent diffusion / SD 1.x: √β linear from √0.00085 to √0.012
 
 
 class PredictionType(str, Enum):
@@ -74,6 +75,7 @@ class Architecture(str, Enum):
     ADM = "adm"  # openai/guided-diffusion (Dhariwal & Nichol 2021): U-Nets, upsamplers, noisy classifiers
     IDDPM = "iddpm"  # openai/improved-diffusion (Nichol & Dhariwal 2021)
     GLIDE = "glide"  # openai/glide-text2im (Nichol et al. 2021): text-conditioned U-Nets
+    SD1 = "sd1"  # Stable Diffusion 1.x checkpoints, read in place (models/families/sd1.py)
 
 
 class NetKind(str, Enum):

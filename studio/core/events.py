@@ -21,6 +21,7 @@ class Frame:
     x_t_preview: np.ndarray  # uint8 [B, H, W, 3]
     x0_preview: np.ndarray  # uint8 [B, H, W, 3]
     x_t: np.ndarray  # float32 [B, C, H, W]
+    x0: np.ndarray | None = None  # latent models: the latent x̂₀ [B, C, h, w], for an exact decode on demand
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,3 +21,11 @@ def resources_folder() -> Path:
 def default_model_path() -> Path:
     """The shipped default cascade (a folder with `cascade.json`); it may be absent in a bare checkout."""
     return resources_folder().joinpath(*DEFAULT_CASCADE)
+
+
+def clip_merges_path() -> Path:
+    """CLIP's BPE merges (resources/clip/, MIT). The checkout's own folder is the fallback: an editable
+    install of another checkout may own the `studio.resources` package."""
+    parts = ("clip", "bpe_simple_vocab_16e6.txt.gz")
+    packaged = resources_folder().joinpath(*parts)
+    return packaged if packaged.exists() else Path(__file__).resolve().parents[2].joinpath("resources", *parts)

@@ -124,6 +124,12 @@ def cosine_schedule(num_timesteps: int = 1000, s: float = 0.008, max_beta: float
     return _full_chain(torch.tensor(betas, dtype=torch.float64))
 
 
+def scaled_linear_schedule(num_timesteps: int = 1000, start: float = 0.00085, end: float = 0.012) -> Schedule:
+    """√β linear from √0.00085 to √0.012: latent diffusion's schedule (Rombach et al. 2022, SD 1.x)."""
+    betas = torch.linspace(start**0.5, end**0.5, num_timesteps, dtype=torch.float64) ** 2
+    return _full_chain(betas)
+
+
 def make_schedule(kind: ScheduleKind, num_timesteps: int = 1000) -> Schedule:
     if num_timesteps < 1:
         raise ValueError("a schedule needs at least one timestep")
@@ -131,6 +137,8 @@ def make_schedule(kind: ScheduleKind, num_timesteps: int = 1000) -> Schedule:
         return linear_schedule(num_timesteps)
     if kind is ScheduleKind.COSINE:
         return cosine_schedule(num_timesteps)
+    if kind is ScheduleKind.SCALED_LINEAR:
+        return scaled_linear_schedule(num_timesteps)
     raise ValueError(f"unknown schedule {kind!r}")
 
 

@@ -67,12 +67,15 @@ def model_denoiser_of(model: LoadedModel, network: NetworkFn) -> Denoiser:
 
 
 def guided(inner: Denoiser, prompt: PromptNetwork, settings: Settings, *, classifier: LoadedModel | None = None,
-           chain: Schedule | None = None, variance: VarianceType = VarianceType.POSTERIOR) -> Denoiser:
-    """Wrappers 2–4 around `inner` (which runs the prompt network): CFG, classifier guidance, thresholding."""
+           chain: Schedule | None = None, variance: VarianceType = VarianceType.POSTERIOR,
+           latent: bool = False) -> Denoiser:
+    """Wrappers 2–4 around `inner` (which runs the prompt network): CFG, classifier guidance, thresholding.
+
+    A latent model's x̂₀ is a latent, with no [−1, 1] range to clip to: thresholding is for pixels only."""
     denoise = classifier_free_guidance(inner, prompt.scale) if prompt.paired else inner
     if classifier is not None and chain is not None:
         denoise = with_classifier_guidance(denoise, classifier, settings, chain, variance)
-    return thresholded(denoise, settings.thresholding)
+    return denoise if latent else thresholded(denoise, settings.thresholding)
 
 
 def with_classifier_guidance(

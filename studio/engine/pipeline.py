@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,7 +24,7 @@ from studio.engine.cache import ModelCache
 from studio.engine.models import CascadeModels, load_cascade
 from studio.engine.plan import Plan, plan_job
 from studio.engine.previews import to_uint8
-from studio.engine.tasks import RUNNERS, StageContext, fit_inputs
+from studio.engine.tasks import RUNNERS, StageContext, fit_inputs, frame_preview, latent_space
 from studio.engine.worker import Emit, JobCancelledError
 
 
@@ -39,12 +40,13 @@ class _Run:
     frames: list[Frame] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
-    def recorder(self, stage: Stage):
+    def recorder(self, stage: Stage, preview: Callable[[torch.Tensor], torch.Tensor], latent: bool = False):
         def record(state: StepState) -> None:
             frame = Frame(
                 stage=stage, step=state.step, total=state.total, index=state.index, t=state.t,
-                x_t_preview=to_uint8(state.x_t), x0_preview=to_uint8(state.x0),
+                x_t_preview=to_uint8(preview(state.x_t)), x0_preview=to_uint8(preview(state.x0)),
                 x_t=state.x_t.detach().float().cpu().numpy(),
+                x0=state.x0.detach().float().cpu().numpy() if latent else None,
             )
             self.frames.append(frame)
             per_step = (time.perf_counter() - self.started) / len(self.frames)
@@ -66,6 +68,18 @@ class Pipeline:
 
     def __init__(self, cache: ModelCache) -> None:
         self.cache = cache
+
+    def exact_frame(self, model: str, frame: Frame) -> Frame:
+        """The frame with its x̂₀ preview replaced by the exact decode of its latent x̂₀ (latent models keep
+        it; the per-step preview is an approximation). Costs one autoencoder decode: call it in the worker,
+        for the frames the user scrubs to. A pixel-space frame comes back as it is."""
+        if frame.x0 is None:
+            return frame
+        loaded = load_cascade(self.cache, model)
+        space = latent_space(loaded.base)
+        with torch.inference_mode():
+            images = space.decode(torch.from_numpy(frame.x0).to(self.cache.device.device))
+        return replace(frame, x0_preview=to_uint8(images))
 
     def run(self, job: Job, job_id: int, cancel: threading.Event, emit: Emit) -> Result:
         models = load_cascade(self.cache, job.model)
@@ -93,8 +107,9 @@ def _run_plan(plan: Plan, inputs, job: Job, models: CascadeModels, run: _Run):
     """Each stage's runner on the previous stage's output; returns the images and what the SR stage refined."""
     images = refined = None
     for stage, stage_inputs in zip(plan.stages, inputs, strict=True):
-        ctx = StageContext(job.settings, models.classifier, run.device, run.generator, run.cancel,
-                           run.recorder(stage.stage), lambda x, name=stage.stage: run.show_as_last(name, x))
+        record = run.recorder(stage.stage, frame_preview(stage.model), latent_space(stage.model) is not None)
+        ctx = StageContext(job.settings, models.classifier, run.device, run.generator, run.cancel, record,
+                           lambda x, name=stage.stage: run.show_as_last(name, x))
         out = RUNNERS[stage.task](stage, ctx, stage_inputs, images)
         images, refined = out.images, out.refined if out.refined is not None else refined
     return images, refined

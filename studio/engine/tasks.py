@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from studio.core.settings import Settings
 from studio.diffusion.cascade import aug_timestep, sr_conditioning, sr_denoiser
 from studio.diffusion.chain import Callback, CancelToken, Step
+from studio.diffusion.denoiser import bind_conditioning
 from studio.diffusion.forward_process import initial_noise
 from studio.diffusion.ilvr import ilvr
 from studio.diffusion.inpaint import composite, inpaint, mask_channel_denoiser
@@ -23,6 +25,7 @@ from studio.diffusion.sdedit import sdedit
 from studio.engine.conditioning import guided, model_denoiser_of, prompt_network, training_schedule
 from studio.engine.inputs import fit_image, fit_mask
 from studio.engine.plan import StagePlan, Task
+from studio.models.families import LatentSpace, family_of
 from studio.models.files import LoadedModel
 
 
@@ -74,21 +77,23 @@ def fit_inputs(plan: StagePlan, settings: Settings, device: torch.device, notes:
 def run_sample(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous: torch.Tensor | None) -> StageOutput:
     """Text → image (or a fork of any base stage but inpainting's): from x_T or the fork's x_t."""
     denoise = _base_denoiser(plan, ctx)
+    space = latent_space(plan.model)
     x = _forked(plan, ctx)
     if x is None:
-        res = plan.model.config.resolution
-        x = initial_noise((ctx.settings.batch_size, 3, res, res), ctx.generator, ctx.device)
+        x = initial_noise(_noise_shape(plan.model, space, ctx.settings.batch_size), ctx.generator, ctx.device)
     s = ctx.settings
     out = sample(s.sampler, denoise, x, plan.chain, variance=_variance(plan), options=_options(s), start=plan.start,
                  generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
-    return StageOutput(out)
+    return StageOutput(_pixels(out, space))
 
 
 def run_sdedit(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous: torch.Tensor | None) -> StageOutput:
     """Strokes → image: SDEdit from the painting at the strength's start (the plan's, by the same rounding)."""
-    out = sdedit(_base_denoiser(plan, ctx), _step(plan, ctx), inputs.image, plan.chain, ctx.settings.strength,
+    space = latent_space(plan.model)
+    painting = inputs.image if space is None else space.encode(inputs.image)  # a latent model edits latents
+    out = sdedit(_base_denoiser(plan, ctx), _step(plan, ctx), painting, plan.chain, ctx.settings.strength,
                  generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
-    return StageOutput(out)
+    return StageOutput(_pixels(out, space))
 
 
 def run_ilvr(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous: torch.Tensor | None) -> StageOutput:
@@ -106,16 +111,25 @@ def run_inpaint(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previou
     model, s = plan.model, ctx.settings
     prompt = prompt_network(model, s, s.batch_size, guidance_scale=s.guidance_scale)
     abar, diffusion = training_schedule(model).alphas_cumprod, model.config.diffusion
-    if plan.mask_channels:
+    space = latent_space(model)
+    known, mask = inputs.image, inputs.mask
+    if space is not None:  # blend in latent space: a latent pixel is regenerated if any of its pixels is
+        known, mask = space.encode(inputs.image), F.max_pool2d(inputs.mask, space.factor)
+    if plan.mask_channels and space is not None:
+        inner = model_denoiser_of(model, bind_conditioning(prompt.network, extra=_sd_mask_channels(space, inputs)))
+    elif plan.mask_channels:
         inner = mask_channel_denoiser(prompt.network, inputs.image, inputs.mask, abar, diffusion.prediction,
                                       diffusion.variance)
     else:
         inner = model_denoiser_of(model, prompt.network)
-    denoise = guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan))
-    out = inpaint(denoise, _step(plan, ctx), inputs.image, inputs.mask, plan.chain, abar,
+    denoise = guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan),
+                     latent=space is not None)
+    out = inpaint(denoise, _step(plan, ctx), known, mask, plan.chain, abar,
                   mask_conditioned=plan.mask_channels,
                   jump_length=s.repaint_jump, resample_count=s.repaint_resample, x=_forked(plan, ctx),
                   start=plan.start, generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
+    if space is not None:  # the known pixels exactly, whatever the autoencoder made of them
+        out = composite(space.decode(out), inputs.image, inputs.mask)
     ctx.show_result(out)
     return StageOutput(out)
 
@@ -157,11 +171,44 @@ RUNNERS = {
 }
 
 
+def latent_space(model: LoadedModel) -> LatentSpace | None:
+    """The model's latent space (its family says), or None for a pixel-space model."""
+    return family_of(model.config).latent_space(model.module, model.config)
+
+
+def frame_preview(model: LoadedModel) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What a step's frame shows of x_t and x̂₀: the images themselves, or for a latent model the cheap
+    latent → RGB approximation brought to the image size (the exact decode costs as much as steps)."""
+    space = latent_space(model)
+    if space is None:
+        return lambda x: x
+    return lambda z: F.interpolate(space.preview(z), scale_factor=space.factor, mode="nearest")
+
+
+def _noise_shape(model: LoadedModel, space: LatentSpace | None, batch: int) -> tuple[int, ...]:
+    res = model.config.resolution
+    return (batch, 3, res, res) if space is None else (batch, space.channels, res // space.factor, res // space.factor)
+
+
+def _pixels(x: torch.Tensor, space: LatentSpace | None) -> torch.Tensor:
+    return x if space is None else space.decode(x)
+
+
+def _sd_mask_channels(space: LatentSpace, inputs: StageInputs) -> torch.Tensor:
+    """SD's inpainting model's extra input: [mask at latent size, latents of the image with the region to
+    regenerate set to 0 (grey)] — the image is masked before encoding, as that model was trained."""
+    mask = inputs.mask
+    latents = space.encode(inputs.image * (1 - mask))
+    small = F.interpolate(mask, size=latents.shape[2:], mode="nearest").expand(latents.shape[0], -1, -1, -1)
+    return torch.cat([small, latents], dim=1)
+
+
 def _base_denoiser(plan: StagePlan, ctx: StageContext):
     s = ctx.settings
     prompt = prompt_network(plan.model, s, s.batch_size, guidance_scale=s.guidance_scale)
     inner = model_denoiser_of(plan.model, prompt.network)
-    return guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan))
+    return guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan),
+                  latent=latent_space(plan.model) is not None)
 
 
 def _step(plan: StagePlan, ctx: StageContext) -> Step:

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 
 from studio.core.enums import Architecture, NetKind, Pooling, PredictionType, Role, ScheduleKind, VarianceType
+from studio.models.sd.config import SD1Config
 
 
 def _check(condition: bool, message: str) -> None:
@@ -259,6 +260,7 @@ class ModelConfig:
     low_res: int | None = None  # SR only: the size of the low-resolution input
     architecture: Architecture = Architecture.STUDIO  # the family (models.families); absent in older files
     openai: OpenAINetConfig | None = None  # the network of an imported OpenAI checkpoint (adm, iddpm, glide)
+    sd: SD1Config | None = None  # architecture sd1: read off the checkpoint's shapes, never stored
 
     def __post_init__(self) -> None:
         try:
@@ -270,6 +272,10 @@ class ModelConfig:
         except ValueError:
             raise ValueError(f"architecture {self.architecture!r} is not one of "
                              f"{[a.value for a in Architecture]}") from None
+        if self.architecture is Architecture.SD1:
+            _check(self.sd is not None and self.role in (Role.BASE, Role.INPAINT),
+                   "an sd1 model needs its sd config and is a base or inpainting model")
+            return
         if self.architecture in OPENAI_ARCHITECTURES:
             self._check_openai()
             return
@@ -330,7 +336,10 @@ class ModelConfig:
                    "an openai upsampler needs low_res smaller than its resolution")
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        data = _plain(asdict(self))
+        if data["sd"] is None:  # studio files: written exactly as before SD 1.x files could be read
+            del data["sd"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)

@@ -25,13 +25,15 @@ from torch import nn
 
 from studio.core.atomic import atomic_target
 from studio.models.config import ModelCard, ModelConfig
-from studio.models.families import family_of
+from studio.models.families import Family, family_of, family_reading_in_place
 
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _ST_NAMES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}  # safetensors' dtype names
 _MAX_HEADER = 100 * 2**20
+_ST_DTYPES = {v: k for k, v in _ST_NAMES.items()}
+_PICKLES = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
 _T = TypeVar("_T")
 
 
@@ -51,6 +53,7 @@ class ModelInfo:
     card: ModelCard
     dtype: str
     sha256: str
+    in_place: bool = False  # a foreign checkpoint read in place by its family (no studio metadata)
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,8 +103,17 @@ def save_model(path: str | Path, module: nn.Module, config: ModelConfig, card: M
 def read_model_info(path: str | Path) -> ModelInfo:
     """Config, card and digest of a model file, after checking its header against the config."""
     path = Path(path)
+    if path.suffix.lower() in _PICKLES:
+        raise ModelFileError(path, "is a pickled PyTorch checkpoint, which can run code hidden in it when loaded, so "
+                                   "this studio never opens one: download the .safetensors version of the model "
+                                   "(SD 1.x models are published that way) or convert it with a tool you trust")
     header, data_size = _read_header(path)
-    meta = _studio_metadata(path, header.pop("__metadata__", None))
+    meta = header.pop("__metadata__", None)
+    if not (isinstance(meta, dict) and "studio.format" in meta):
+        family = family_reading_in_place(header)
+        if family is not None:
+            return _read_in_place(path, header, data_size, family)
+    meta = _studio_metadata(path, meta)
     config = _parse(path, "config", ModelConfig.from_json, meta["studio.config"])
     card = _parse(path, "card", ModelCard.from_json, meta["studio.card"])
     _check_card_text(path, card)
@@ -115,16 +127,77 @@ def load_model(path: str | Path, *, device: torch.device | str = "cpu",
     info = read_model_info(path)
     with torch.device("meta"):
         module = build_module(info.config)
-    try:
-        with safe_open(str(info.path), framework="pt", device="cpu") as f:
-            state = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # safetensors' own error types; after our header checks: the file changed or is unreadable
-        raise ModelFileError(info.path, f"cannot read tensors ({_one_line(exc)})") from None
+    family = family_of(info.config)
+    if info.in_place:
+        state = _read_foreign_tensors(info.path, family, dtype)
+    else:
+        try:
+            with safe_open(str(info.path), framework="pt", device="cpu") as f:
+                names = family.file_tensor_names(f.keys())
+                state = {key: family.module_tensor(key, f.get_tensor(name)) for name, key in names.items()}
+        except Exception as exc:  # safetensors' own error types; after our header checks: the file changed
+            raise ModelFileError(info.path, f"cannot read tensors ({_one_line(exc)})") from None
     module.load_state_dict(state, assign=True)
     module = module.to(device=device, dtype=dtype).eval()
     if torch.device(device).type != "cpu":
         module = module.to(memory_format=torch.channels_last)
     return LoadedModel(info, module)
+
+
+def _read_foreign_tensors(path: Path, family: Family, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """The tensors a family reads from a large foreign checkpoint, one by one with plain reads into their
+    own memory, each converted to `dtype` at once: no memory map (its pages count as resident until it
+    closes, doubling the peak for a 4 GB file) and never a second copy of the whole model."""
+    header, data_size = _read_header(path)
+    header.pop("__metadata__", None)
+    start = path.stat().st_size - data_size
+    state = {}
+    try:
+        with path.open("rb") as f:
+            for name, key in family.file_tensor_names(header).items():
+                entry = header[name]
+                begin, end = entry["data_offsets"]
+                raw = torch.empty(end - begin, dtype=torch.uint8)
+                f.seek(start + begin)
+                if f.readinto(raw.numpy()) != end - begin:
+                    raise OSError(f"tensor {name!r} is cut short")
+                tensor = raw.view(DTYPES[_ST_DTYPES[entry["dtype"]]]).reshape(entry["shape"])
+                state[key] = family.module_tensor(key, tensor).to(dtype)
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read tensors ({_one_line(exc)})") from None
+    return state
+
+
+def _read_in_place(path: Path, header: dict, data_size: int, family: Family) -> ModelInfo:
+    """A foreign checkpoint (no studio metadata) whose key layout `family` reads: every entry checked,
+    the config derived from the shapes and checked against them, a card written for it."""
+    shapes = {}
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry) \
+                or not _integers(entry["shape"]) or not _integers(entry["data_offsets"]):
+            raise ModelFileError(path, f"corrupt header entry for {name!r}")
+        begin, end = entry["data_offsets"] if len(entry["data_offsets"]) == 2 else (-1, -1)
+        if not 0 <= begin <= end <= data_size:
+            raise ModelFileError(path, f"is truncated or corrupt (tensor {name!r} lies outside the data section)")
+        shapes[name] = tuple(entry["shape"])
+    try:
+        config = family.config_from_shapes(shapes)
+    except ValueError as exc:
+        raise ModelFileError(path, _one_line(exc)) from None
+    loaded = family.file_tensor_names(header)
+    for name in loaded:
+        dtype = _ST_DTYPES.get(header[name]["dtype"])
+        if dtype is None:
+            raise ModelFileError(path, f"tensor {name!r} has dtype {header[name]['dtype']}, "
+                                       f"expected one of {', '.join(_ST_NAMES.values())}")
+        begin, end = header[name]["data_offsets"]
+        if end - begin != math.prod(shapes[name]) * DTYPES[dtype].itemsize:
+            raise ModelFileError(path, f"tensor {name!r} has {end - begin} bytes of data, not its shape's")
+    counts: dict[str, int] = {}
+    for name in loaded:  # files may mix dtypes (an fp32 autoencoder beside an fp16 U-Net): the most common
+        counts[_ST_DTYPES[header[name]["dtype"]]] = counts.get(_ST_DTYPES[header[name]["dtype"]], 0) + 1
+    dtype = max(counts, key=counts.get)
+    return ModelInfo(path, FORMAT_VERSION, config, family.card(config, path.stem), dtype, _sha256(path), in_place=True)
 
 
 def _read_header(path: Path) -> tuple[dict, int]:

@@ -160,3 +160,14 @@ def test_index_of_finds_a_timestep_and_refuses_a_missing_one():
     assert chain.index_of(int(chain.timesteps[4])) == 4
     with pytest.raises(ValueError, match="not in this chain"):
         chain.index_of(1)
+
+
+def test_scaled_linear_is_latent_diffusions_schedule():
+    from studio.diffusion.schedule import scaled_linear_schedule
+
+    betas = scaled_linear_schedule().betas
+    assert betas[0].item() == pytest.approx(0.00085) and betas[-1].item() == pytest.approx(0.012)
+    root = 0.00085**0.5 + (0.012**0.5 - 0.00085**0.5) * 500 / 999
+    assert betas[500].item() == pytest.approx(root**2, rel=1e-12)  # √β is linear in t
+    # ᾱ_T of SD 1.x's chain, as diffusers' DDPMScheduler(beta_schedule="scaled_linear") gives it
+    assert make_schedule(ScheduleKind.SCALED_LINEAR).alphas_cumprod[-1].item() == pytest.approx(0.0046601, rel=1e-4)

@@ -8,15 +8,19 @@ guidance all ask the family, so the conditioning is written once. docs/models.md
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from studio.core.enums import Architecture
 from studio.models.config import ModelConfig
-from studio.models.families.base import Conditioning, Family
+from studio.models.families.base import Conditioning, Family, LatentSpace
 from studio.models.families.openai import OpenAIFamily
+from studio.models.families.sd1 import SD1Family
 from studio.models.families.studio import StudioFamily
 
 FAMILIES: dict[Architecture, Family] = {
     Architecture.STUDIO: StudioFamily(),
     **{a: OpenAIFamily(a) for a in (Architecture.ADM, Architecture.IDDPM, Architecture.GLIDE)},
+    Architecture.SD1: SD1Family(),
 }
 
 
@@ -27,4 +31,10 @@ def family_of(config: ModelConfig) -> Family:
         raise ValueError(f"no model family {config.architecture.value!r} in this studio") from None
 
 
-__all__ = ["FAMILIES", "Conditioning", "Family", "family_of"]
+def family_reading_in_place(names: Iterable[str]) -> Family | None:
+    """The family whose key layout a file without studio metadata has (read in place), if any."""
+    names = list(names)
+    return next((f for f in FAMILIES.values() if f.recognises(names)), None)
+
+
+__all__ = ["FAMILIES", "Conditioning", "Family", "LatentSpace", "family_of", "family_reading_in_place"]

@@ -28,8 +28,14 @@ class OpenAIFamily:
     def __init__(self, architecture: Architecture) -> None:
         self.architecture = architecture
 
+    def recognises(self, names) -> bool:
+        return False  # OpenAI's files are .pt pickles: imported (`studio import`), never read in place
+
     def build_module(self, config: ModelConfig) -> nn.Module:
         return build_network(config)
+
+    def latent_space(self, module: nn.Module, config: ModelConfig) -> None:
+        return None  # pixel space
 
     def conditioning(
         self,

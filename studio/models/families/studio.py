@@ -24,6 +24,15 @@ def _rows(tensor: torch.Tensor | None, paired: bool) -> torch.Tensor | None:
 class StudioFamily:
     architecture = Architecture.STUDIO
 
+    def recognises(self, names) -> bool:
+        return False  # studio files say what they are in their metadata
+
+    def file_tensor_names(self, names) -> dict[str, str]:
+        return {name: name for name in names}  # our files hold the module's state dict as it is
+
+    def module_tensor(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
     def build_module(self, config: ModelConfig) -> nn.Module:
         return NoisyClassifier(config.classifier) if config.role is Role.CLASSIFIER else DiffusionNet(config)
 
@@ -51,6 +60,9 @@ class StudioFamily:
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning) -> torch.Tensor:
         return module(x, t, **conditioning)
+
+    def latent_space(self, module: nn.Module, config: ModelConfig) -> None:
+        return None  # pixel space
 
     def import_state_dict(self, tensors: Mapping[str, torch.Tensor]) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
         raise ValueError("studio models are read directly from their own files; there is nothing to import")
