@@ -31,6 +31,12 @@ class OpenAIFamily:
     def recognises(self, names) -> bool:
         return False  # OpenAI's files are .pt pickles: imported (`studio import`), never read in place
 
+    def file_tensor_names(self, names) -> dict[str, str]:
+        return {name: name for name in names}  # an imported file holds the module's state dict as it is
+
+    def module_tensor(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
     def build_module(self, config: ModelConfig) -> nn.Module:
         return build_network(config)
 
