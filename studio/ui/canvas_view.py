@@ -39,9 +39,9 @@ class CanvasView(QWidget):
         self.update()
 
     def _frame(self) -> QRectF:
-        side = self.doc.size * self.zoom
-        return QRectF((self.width() - side) / 2 + self.offset.x(), (self.height() - side) / 2 + self.offset.y(),
-                      side, side)
+        width, height = self.doc.paint.width() * self.zoom, self.doc.paint.height() * self.zoom
+        return QRectF((self.width() - width) / 2 + self.offset.x(), (self.height() - height) / 2 + self.offset.y(),
+                      width, height)
 
     def to_image(self, pos: QPointF) -> QPointF:
         frame = self._frame()
