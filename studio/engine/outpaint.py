@@ -13,6 +13,7 @@ from dataclasses import replace
 from studio.core.events import Event, JobStarted, Note, Result
 from studio.core.jobs import Inpaint, Job, Outpaint
 from studio.engine.outpaint_windows import Growth, grow, plan_windows
+from studio.engine.pipeline import input_digests
 from studio.engine.worker import Emit, JobCancelledError, Runner
 
 
@@ -32,7 +33,8 @@ def outpaint(runner: Runner, job: Outpaint, job_id: int, cancel: threading.Event
     """Grow the canvas, then inpaint it window by window at the base model's size, without the cascade.
 
     A window's known pixels are the original image and what earlier windows painted (outpaint_windows.py
-    picks the order); window n runs with seed + n. The recipe is the last window's, with the grown size.
+    picks the order); window n runs with seed + n. The recipe holds the run's settings (seed: the first
+    window's), the input image's digest and the grown size.
     Cancelling ends the whole run with no partial image: a window's x̂₀ is not the picture."""
     canvas, mask = grow(job.image, Growth(*job.growth))
     windows = plan_windows(mask, job.window, job.overlap)
@@ -51,7 +53,9 @@ def outpaint(runner: Runner, job: Outpaint, job_id: int, cancel: threading.Event
         canvas[rows, cols] = result.images[0]
         mask[rows, cols] = 0
         seconds += result.seconds
-    recipe = replace(result.recipe, width=canvas.shape[1], height=canvas.shape[0])
+    # the run's own settings (its first seed, as the user set it), its input image and the grown size
+    recipe = replace(result.recipe, settings=settings, inputs=input_digests(job), width=canvas.shape[1],
+                     height=canvas.shape[0])
     return Result(canvas[None], recipe, (), seconds)
 
 

@@ -28,9 +28,10 @@ def test_outpainting_grows_the_canvas_by_each_side_and_fills_the_new_area(opened
 def test_a_cancelled_outpainting_leaves_the_canvas_and_the_gallery_as_they_were(opened, fake_runner, qtbot):
     opened.canvas.paint[:] = 77
     fake_runner.hold_after = 0
-    opened.runner.step.connect(lambda e: opened.cancel())
+    press_escape = opened.runner.step.connect(lambda e: opened.cancel())
     with qtbot.waitSignal(opened.runner.cancelled, timeout=10_000):
         opened.outpaint((0, 0, 8, 0))
+    opened.runner.step.disconnect(press_escape)
     assert opened.canvas.paint.shape == (16, 16, 3) and (opened.canvas.paint == 77).all()
     assert opened.canvas.placed == [] and opened.gallery.entries == [] and opened.partial is None
     fake_runner.hold_after = None  # and the next ordinary run's result does not become the canvas

@@ -23,6 +23,7 @@ def test_each_window_is_an_inpainting_job_of_the_model_size_with_its_own_seed_an
     result = WithOutpaint(inner).run(_job(cascade=True), 7, threading.Event(), lambda e: None)
     assert result.images.shape == (1, SIZE + 4, SIZE + 4, 3)
     assert (result.recipe.width, result.recipe.height) == (SIZE + 4, SIZE + 4)
+    assert result.recipe.settings.seed == 41 and not result.recipe.settings.cascade  # the run's, not a window's
     # 12×12 with 8-px windows at stride 4: starts (0, 4) each way; the window holding the whole image
     # (top 0, left 4) has nothing to paint, so three windows run
     assert len(inner.jobs) == 3 and all(isinstance(j, Inpaint) for j in inner.jobs)

@@ -43,6 +43,8 @@ def test_outpaint_grows_the_canvas_keeps_the_known_pixels_and_paints_the_new_are
     assert (grown[new] != start[new]).any(axis=1).mean() > 0.9
     assert window.doc.mask().shape == grown.shape[:2] and not window.doc.mask().any()
     assert window.session.gallery.entries[0].image.shape == grown.shape
+    view = window.canvas  # the grown canvas is fitted into the view, not cut off at its edges
+    assert view.zoom * grown.shape[1] <= view.width() and view.zoom * grown.shape[0] <= view.height()
     window.doc.undo_stack.undo()  # one step back to the canvas before
     assert np.array_equal(window.doc.painting(), image) and window.doc.mask().shape == (256, 256)
 
