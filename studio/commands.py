@@ -6,24 +6,25 @@ import argparse
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
 
 from studio.cli import CliError
 from studio.core.events import Event, JobStarted, Note, Result, StepEvent
-from studio.core.jobs import Ilvr, Inpaint, Job, StrokesToImage, TextToImage, Upscale
+from studio.core.jobs import Ilvr, Inpaint, Job, Outpaint, StrokesToImage, TextToImage, Upscale
 from studio.core.settings import Recipe, Settings
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.model_info import summarize
 from studio.engine.models import ModelFileError, describe_models
+from studio.engine.outpaint import WithOutpaint
+from studio.engine.outpaint_windows import Growth
 from studio.engine.pipeline import Pipeline
 from studio.engine.worker import JobCancelledError
 from studio.images.files import ImageFileError, load_mask, load_rgb, save_image, save_png
 from studio.images.metadata import png_chunks
-from studio.images.outpaint import Growth, grow, next_window
 from studio.images.outputs import OutputPlan, plan_outputs
 from studio.images.sequences import SequenceFormat, export_sequence
 
@@ -121,44 +122,16 @@ def make_job(args: argparse.Namespace, settings: Settings) -> Job:
 
 
 def run_outpaint(args: argparse.Namespace, settings: Settings) -> Result:
-    """`studio outpaint`: the grown image, painted window by window (see `outpaint`)."""
+    """`studio outpaint`: the grown image, painted window by window (engine/outpaint.py)."""
     growth = Growth(args.left, args.top, args.right, args.bottom)
     size = summarize(args.model).resolution
     overlap = size // 2 if args.overlap is None else args.overlap
-    pipeline = Pipeline(ModelCache(choose_device(args.device)))
-    progress = Progress()
-    try:
-        return outpaint(pipeline, args.model, settings, load_rgb(args.image), growth, overlap, threading.Event(),
-                        progress)
-    finally:
-        progress.close()
+    job = Outpaint(args.model, settings, load_rgb(args.image), astuple(growth), size, overlap)
+    return run_job(job, args.device)
 
 
-def outpaint(pipeline: Pipeline, model: str, settings: Settings, image: np.ndarray, growth: Growth,
-             overlap: int, cancel: threading.Event, emit: Callable[[Event], None]) -> Result:
-    """Grow the canvas, then inpaint it window by window at the base model's size, without the cascade.
-
-    Each window is an ordinary inpainting job (the tested task path) whose known pixels are the original
-    image and what earlier windows painted (images/outpaint.py picks the order); window n runs with seed + n.
-    The recipe is the last window's, with the grown size."""
-    size = summarize(model).resolution
-    canvas, mask = grow(image, growth)
-    settings = settings.with_(cascade=False, batch_size=1)
-    result, seconds, n = None, 0.0, 0
-    while (window := next_window(mask, size, overlap)) is not None:
-        rows, cols = window.region()
-        job = Inpaint(model, settings.with_(seed=(settings.seed + n) % 2**31), canvas[rows, cols].copy(),
-                      mask[rows, cols].copy())
-        result = pipeline.run(job, n + 1, cancel, emit)
-        canvas[rows, cols] = result.images[0]
-        mask[rows, cols] = 0
-        seconds, n = seconds + result.seconds, n + 1
-    recipe = replace(result.recipe, width=canvas.shape[1], height=canvas.shape[0])
-    return Result(canvas[None], recipe, (), seconds)
-
-
-def run_job(job: Job, device: str | None) -> Result:
-    pipeline = Pipeline(ModelCache(choose_device(device)))
+def run_job(job: Job | Outpaint, device: str | None) -> Result:
+    pipeline = WithOutpaint(Pipeline(ModelCache(choose_device(device))))
     progress = Progress()
     cancel = threading.Event()
     try:

@@ -32,6 +32,8 @@ class Canvas(Protocol):
 
     def place_image(self, image: np.ndarray, text: str) -> None: ...  # one undoable step
 
+    def grow_to(self, image: np.ndarray, text: str) -> None: ...  # the image becomes the canvas, at its size
+
     def restore_layers(self, paint: np.ndarray | None, mask: np.ndarray | None) -> None: ...  # not undoable
 
 

@@ -25,13 +25,15 @@ from studio.app.schedule import CurveFn, SchedulePreview
 from studio.app.timeline import Timeline
 from studio.core.enums import SamplerKind
 from studio.core.events import JobCancelled, Result
-from studio.core.jobs import Ilvr, Inpaint, Job, StrokesToImage, TextToImage, Upscale
+from studio.core.jobs import Ilvr, Inpaint, Job, Outpaint, StrokesToImage, TextToImage, Upscale
 from studio.core.paths import default_model_path
 from studio.core.settings import Stage
 from studio.diffusion.samplers import sampler_kinds, sampler_spec
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
 from studio.engine.model_info import ModelFileError, ModelSummary, schedule_curve, summarize
+from studio.engine.outpaint import WithOutpaint
+from studio.engine.outpaint_windows import Growth, axis_starts
 from studio.engine.pipeline import Pipeline
 from studio.engine.worker import Runner
 from studio.images.sequences import SequenceFormat, export_sequence
@@ -102,7 +104,7 @@ class Session(QObject):
         self._read_model = read_model
         self.background = Background(self)
         self.generation = GenerationModel(self)
-        self.runner = JobRunner(runner or Pipeline(ModelCache(choose_device())), self)
+        self.runner = JobRunner(WithOutpaint(runner or Pipeline(ModelCache(choose_device()))), self)
         self.gallery = Gallery(self.folder / "gallery", self)
         self.timeline = Timeline(self)
         self.canvas_files = CanvasFiles(canvas, self.folder, self.generation, self.background, self)
@@ -111,6 +113,7 @@ class Session(QObject):
         self.model: ModelSummary | None = None
         self.partial: np.ndarray | None = None
         self.last_result: Result | None = None
+        self._outpainting = False  # the run going is an outpainting: its result becomes the canvas
         self._wire()
         self._watch_settings()
 
@@ -118,6 +121,7 @@ class Session(QObject):
         self.runner.finished.connect(self._on_finished)
         self.runner.cancelled.connect(self._on_cancelled)
         self.runner.failed.connect(self.error)
+        self.runner.failed.connect(lambda _: setattr(self, "_outpainting", False))
         self.runner.note.connect(self.message)
         self.runner.step.connect(lambda event: self.schedule.show_frame(event.frame))
         self.timeline.index_changed.connect(lambda _: self.schedule.show_frame(self.timeline.current()))
@@ -206,14 +210,7 @@ class Session(QObject):
     def generate(self, *, fork=None) -> int | None:
         """Start a run — the one path for the button, the shortcut and the menu. One run at a time:
         while one is going this refuses (with a hint) rather than queueing behind the disabled button."""
-        if self.runner.running:
-            self.message.emit("a run is going: Esc cancels it")
-            return None
-        if self.opening:  # the run would otherwise go to the model being replaced
-            self.message.emit("a model is opening: Generate works once it is read")
-            return None
-        if self.model is None:
-            self.error.emit("open a model first")
+        if not self._may_run():
             return None
         if fork is None and not self.generation.seed_locked:
             self.generation.roll_seed()  # a fresh seed each run, as other tools do, unless locked
@@ -224,6 +221,47 @@ class Session(QObject):
             return None
         self.timeline.clear()
         return self.runner.submit(job)
+
+    def outpaint(self, growth: tuple[int, int, int, int], overlap: int | None = None) -> int | None:
+        """Grow the canvas by (left, top, right, bottom) pixels and paint the new area with the current model,
+        prompt and settings, as inpainting in overlapping windows of the base model's size (engine/outpaint.py,
+        as `studio outpaint`); `overlap` defaults to half a window. The result becomes the canvas (one undo
+        step) and joins the gallery; a cancelled or failed run leaves the canvas as it was."""
+        if not self._may_run():
+            return None
+        try:
+            job = self._outpaint_job(growth, overlap)
+        except ValueError as exc:
+            self.error.emit(str(exc))
+            return None
+        self.timeline.clear()
+        self._outpainting = True
+        return self.runner.submit(job)
+
+    def _outpaint_job(self, growth: tuple[int, int, int, int], overlap: int | None) -> Outpaint:
+        """The job, checked here so that a bad size is refused before the run rather than failing in it."""
+        sides, size = Growth(*growth), self.model.resolution
+        overlap = size // 2 if overlap is None else overlap
+        image = self.canvas.painting()
+        axis_starts(image.shape[0] + sides.top + sides.bottom, size, overlap)
+        axis_starts(image.shape[1] + sides.left + sides.right, size, overlap)
+        if not self.generation.seed_locked:
+            self.generation.roll_seed()
+        settings = self.generation.settings(with_classifier=bool(self.model.class_names))
+        return Outpaint(self.model_path, settings, image, growth, size, overlap)
+
+    def _may_run(self) -> bool:
+        """Whether a run may start now; if not, says why (one run at a time, a model read and opened)."""
+        if self.runner.running:
+            self.message.emit("a run is going: Esc cancels it")
+            return False
+        if self.opening:  # the run would otherwise go to the model being replaced
+            self.message.emit("a model is opening: Generate works once it is read")
+            return False
+        if self.model is None:
+            self.error.emit("open a model first")
+            return False
+        return True
 
     def fork_from_current_step(self) -> int | None:
         """Re-run from the selected step's stored x_t with the settings now in the panel."""
@@ -261,11 +299,15 @@ class Session(QObject):
     def _on_finished(self, result: Result) -> None:
         self.last_result = result
         self.timeline.set_result(result)
+        if self._outpainting:
+            self._outpainting = False
+            self.canvas.grow_to(result.images[0], "outpaint")
         for image in result.images:
             self.gallery.add(image, result.recipe)
         self._set_partial(None)
 
     def _on_cancelled(self, event: JobCancelled) -> None:
+        self._outpainting = False
         self._set_partial(event.last_x0)
 
     def _set_partial(self, images: np.ndarray | None) -> None:

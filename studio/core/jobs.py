@@ -73,3 +73,18 @@ class Ilvr:
 
 
 Job = TextToImage | StrokesToImage | Inpaint | Upscale | Ilvr
+
+
+@dataclass(frozen=True, eq=False)
+class Outpaint:
+    """Grow the image on any side and paint the new area as inpainting jobs in overlapping windows of the
+    base model's size (engine/outpaint.py runs it; engine/outpaint_windows.py holds the geometry)."""
+
+    model: str
+    settings: Settings
+    image: np.ndarray  # uint8 [H, W, 3]
+    growth: tuple[int, int, int, int]  # pixels added on the left, top, right and bottom
+    window: int  # the base model's size: each window is one inpainting job
+    overlap: int  # pixels shared by neighbouring windows
+    fork = None  # a run of many jobs has no single chain to fork from
+    kind = JobKind.INPAINT

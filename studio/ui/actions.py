@@ -52,6 +52,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("undo", "Undo", ("Ctrl+Z",), Menu.EDIT),
     Command("redo", "Redo", ("Ctrl+Y", "Ctrl+Shift+Z"), Menu.EDIT),
     Command("paste", "Paste image", ("Ctrl+V",), Menu.EDIT),
+    Command("outpaint", "Outpaint…", ("Ctrl+Shift+O",), Menu.EDIT),
     # Return is the main key, Enter the keypad's: both start a run
     Command("generate", "Generate", ("Ctrl+Return", "Ctrl+Enter"), Menu.RUN),
     Command("cancel", "Cancel the run", ("Escape",), Menu.RUN),

@@ -128,7 +128,7 @@ class CanvasDocument(QObject):
     def pick_colour(self, point: QPointF) -> None:
         """The brush takes the painting's colour under `point` (the eyedropper)."""
         x, y = int(point.x()), int(point.y())
-        if 0 <= x < self.size and 0 <= y < self.size:
+        if self.paint.rect().contains(x, y):
             self.colour = QColor(self.paint.pixel(x, y))
             self.colour_picked.emit(self.colour)
 
@@ -141,7 +141,7 @@ class CanvasDocument(QObject):
 
     def flood_fill(self, x: int, y: int, tolerance: int = 24) -> None:
         """Fill the connected region of similar colour around (x, y) on the paint layer."""
-        if not (0 <= x < self.size and 0 <= y < self.size):
+        if not self.paint.rect().contains(x, y):
             return
         before = self.paint.copy()
         pixels = qimage_to_rgb(self.paint).astype(np.int16)
@@ -163,14 +163,28 @@ class CanvasDocument(QObject):
         """An RGB array (uint8 [H, W, 3]) on the paint layer, as `load_image`: what the session hands over."""
         self.load_image(rgb_to_qimage(image), text)
 
+    def grow_to(self, image: np.ndarray, text: str) -> None:
+        """An RGB array (uint8 [H, W, 3]) becomes the canvas at its own size (an outpainted canvas), with an
+        empty mask of that size: one undoable step, which brings back both layers at their old size."""
+        paint = rgb_to_qimage(image).convertToFormat(QImage.Format.Format_RGB32)
+        mask = QImage(paint.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        mask.fill(Qt.GlobalColor.transparent)
+        self.undo_stack.beginMacro(text)
+        for which, after in ((Layer.PAINT, paint), (Layer.MASK, mask)):
+            before = self.layer(which).copy()
+            self.set_layer(which, after)
+            self.undo_stack.push(_Snapshot(self, which, before, after.copy(), text))
+        self.undo_stack.endMacro()
+
     def load_image(self, image: QImage, text: str = "open image") -> None:
         """Place an image on the paint layer, scaled to fit and centred on white."""
         before = self.paint.copy()
-        scaled = image.scaled(self.size, self.size, Qt.AspectRatioMode.KeepAspectRatio,
+        width, height = self.paint.width(), self.paint.height()
+        scaled = image.scaled(width, height, Qt.AspectRatioMode.KeepAspectRatio,
                               Qt.TransformationMode.SmoothTransformation)
         painter = QPainter(self.paint)
-        painter.fillRect(0, 0, self.size, self.size, Qt.GlobalColor.white)
-        painter.drawImage((self.size - scaled.width()) // 2, (self.size - scaled.height()) // 2, scaled)
+        painter.fillRect(0, 0, width, height, Qt.GlobalColor.white)
+        painter.drawImage((width - scaled.width()) // 2, (height - scaled.height()) // 2, scaled)
         painter.end()
         self.undo_stack.push(_Snapshot(self, Layer.PAINT, before, self.paint.copy(), text))
         self.changed.emit()
@@ -186,11 +200,12 @@ class CanvasDocument(QObject):
 
     def restore_layers(self, paint: np.ndarray | None, mask: np.ndarray | None) -> None:
         """Replace the layers (an autosave coming back; not an undo step): paint as uint8 [H, W, 3], the
-        mask as uint8 [H, W] coverage. A layer of another size is scaled to the canvas."""
+        mask as uint8 [H, W] coverage. The paint keeps its size (an outpainted canvas comes back grown); a mask
+        of another size is scaled to it."""
         if paint is not None:
-            self.paint = rgb_to_qimage(paint).convertToFormat(QImage.Format.Format_RGB32).scaled(self.size, self.size)
+            self.paint = rgb_to_qimage(paint).convertToFormat(QImage.Format.Format_RGB32)
         if mask is not None:
-            self.mask_layer = mask_to_qimage(mask).scaled(self.size, self.size)
+            self.mask_layer = mask_to_qimage(mask).scaled(self.paint.size())
         self.changed.emit()
 
 

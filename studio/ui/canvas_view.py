@@ -27,9 +27,18 @@ class CanvasView(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setToolTip(tooltip())
-        document.changed.connect(self.update)
+        self._shown_size = document.paint.size()
+        document.changed.connect(self._on_changed)
         tools.changed.connect(self._show_tool)
         self._show_tool(tools.current)
+
+    def _on_changed(self) -> None:
+        size = self.doc.paint.size()
+        if size != self._shown_size:  # a canvas grown by outpainting (or its undo): fit it in the view
+            self._shown_size = size
+            fit = min(self.width() / size.width(), self.height() / size.height())
+            self.zoom, self.offset = max(0.25, min(2.0, fit)), QPointF(0, 0)
+        self.update()
 
     def _show_tool(self, tool: CanvasTool) -> None:
         self.setCursor(tool.cursor)
@@ -39,9 +48,9 @@ class CanvasView(QWidget):
         self.update()
 
     def _frame(self) -> QRectF:
-        side = self.doc.size * self.zoom
-        return QRectF((self.width() - side) / 2 + self.offset.x(), (self.height() - side) / 2 + self.offset.y(),
-                      side, side)
+        width, height = self.doc.paint.width() * self.zoom, self.doc.paint.height() * self.zoom
+        return QRectF((self.width() - width) / 2 + self.offset.x(), (self.height() - height) / 2 + self.offset.y(),
+                      width, height)
 
     def to_image(self, pos: QPointF) -> QPointF:
         frame = self._frame()

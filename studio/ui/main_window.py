@@ -32,6 +32,7 @@ from studio.ui.canvas_view import CanvasView
 from studio.ui.export_dialog import ExportDialog
 from studio.ui.gallery_view import GalleryView
 from studio.ui.live_view import LiveView
+from studio.ui.outpaint_dialog import OutpaintDialog
 from studio.ui.panel import Panel
 from studio.ui.schedule_plot import SchedulePlot
 from studio.ui.tool_bar import ToolBar
@@ -102,7 +103,7 @@ class MainWindow(QMainWindow):
             "import_checkpoint": self.import_checkpoint,
             "export_sequence": self.export_sequence,
             "export_gallery": lambda: self.export_gallery(self.gallery.selected_entries()),
-            "quit": self.close, "paste": self.paste_image,
+            "quit": self.close, "paste": self.paste_image, "outpaint": self.outpaint,
             "generate": s.generate, "cancel": s.cancel, "fork": s.fork_from_current_step,
             "brush_smaller": lambda: self.tool_bar.scale_brush(0.8),
             "brush_larger": lambda: self.tool_bar.scale_brush(1.25),
@@ -201,6 +202,15 @@ class MainWindow(QMainWindow):
             self.show_error("the clipboard holds no image")
         else:
             self.doc.load_image(image, "paste image")
+
+    def outpaint(self) -> OutpaintDialog:
+        """Edit → Outpaint…: how much to grow on each side, then the session paints it (progress and Esc as
+        for any run)."""
+        model = self.session.model
+        dialog = OutpaintDialog(model.resolution if model is not None else None, self)
+        dialog.accepted.connect(lambda: self.session.outpaint(dialog.growth(), dialog.overlap()))
+        dialog.open()
+        return dialog
 
     def export_gallery(self, selected=None) -> ExportDialog:
         """The batch-export dialog over the gallery (selected entries or all)."""

@@ -125,6 +125,10 @@ class FakeCanvas:
         self.placed.append((image, text))
         self.paint = image.copy()
 
+    def grow_to(self, image: np.ndarray, text: str) -> None:
+        self.placed.append((image, text))
+        self.paint, self.coverage = image.copy(), np.zeros(image.shape[:2], np.uint8)
+
     def restore_layers(self, paint: np.ndarray | None, mask: np.ndarray | None) -> None:
         if paint is not None:
             self.paint = paint.copy()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from studio.images.outpaint import Growth, axis_starts, grow, next_window
+from studio.engine.outpaint_windows import Growth, axis_starts, grow, next_window
 
 
 def test_growing_puts_the_image_at_its_offset_and_masks_exactly_the_new_area():

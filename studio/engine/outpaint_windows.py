@@ -72,3 +72,13 @@ def next_window(mask: np.ndarray, size: int, overlap: int) -> Window | None:
             if todo and size * size - todo > best_known:
                 best, best_known = window, size * size - todo
     return best
+
+
+def plan_windows(mask: np.ndarray, size: int, overlap: int) -> list[Window]:
+    """Every window `next_window` picks, in order, painting each in turn: the whole run known before it
+    starts (its length sizes the progress bar)."""
+    todo, windows = mask.copy(), []
+    while (window := next_window(todo, size, overlap)) is not None:
+        windows.append(window)
+        todo[window.region()] = 0
+    return windows
