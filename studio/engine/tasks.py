@@ -23,6 +23,7 @@ from studio.diffusion.sdedit import sdedit
 from studio.engine.conditioning import guided, model_denoiser_of, prompt_network, training_schedule
 from studio.engine.inputs import fit_image, fit_mask
 from studio.engine.plan import StagePlan, Task
+from studio.models.families import family_of
 from studio.models.files import LoadedModel
 
 
@@ -130,6 +131,8 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
     low = previous if previous is not None else _fork_low_res(plan, ctx)
     if low is None:
         low = inputs.low_res
+    how = family_of(sr.config).sampling(sr.config)
+    low = how.low_res_input(low)
     schedule = training_schedule(sr)
     cond = sr_conditioning(low, sr.config.resolution, aug_timestep(s.noise_augmentation, len(schedule)),
                            schedule.alphas_cumprod, generator=ctx.generator)
@@ -139,7 +142,8 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
                         cond.extra, cond.aug_level)
     x = _forked(plan, ctx)
     if x is None:
-        x = initial_noise((low.shape[0], 3, sr.config.resolution, sr.config.resolution), ctx.generator, ctx.device)
+        x = how.temperature * initial_noise((low.shape[0], 3, sr.config.resolution, sr.config.resolution),
+                                            ctx.generator, ctx.device)
     out = sample(s.sampler, guided(inner, prompt, s), x, plan.chain, variance=_variance(plan), options=_options(s),
                  start=plan.start, generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
     if inputs.mask is not None:  # the SR stage of an inpainting: the known pixels of the original, exactly

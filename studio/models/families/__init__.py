@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from studio.core.enums import Architecture
 from studio.models.config import ModelConfig
-from studio.models.families.base import Conditioning, Family
+from studio.models.families.base import Conditioning, Family, StageSampling
 from studio.models.families.openai import OpenAIFamily
 from studio.models.families.studio import StudioFamily
 
@@ -27,4 +27,4 @@ def family_of(config: ModelConfig) -> Family:
         raise ValueError(f"no model family {config.architecture.value!r} in this studio") from None
 
 
-__all__ = ["FAMILIES", "Conditioning", "Family", "family_of"]
+__all__ = ["FAMILIES", "Conditioning", "Family", "StageSampling", "family_of"]

@@ -24,6 +24,24 @@ class Conditioning:
     paired: bool = False
 
 
+@dataclass(frozen=True)
+class StageSampling:
+    """How a family's reference code samples one of its networks, beyond the schedule and the sampler.
+
+    The engine reads it off the model's family (`Family.sampling`) for the stage that runs the model, so
+    no call carries it as a flag."""
+
+    temperature: float = 1.0  # x_T drawn as temperature·z (glide-text2im's upsample_temp, 0.997)
+    low_res_8bit: bool = False  # the low-res input rounded to 8 bits first, as the upsampler was trained
+    known_into_x0: bool = False  # inpainting: the known pixels forced into x̂₀ before clipping (denoised_fn)
+
+    def low_res_input(self, low_res: torch.Tensor) -> torch.Tensor:
+        """The low-res image as this stage's network takes it: (x+1)·127.5 rounded, back to [−1, 1]."""
+        if not self.low_res_8bit:
+            return low_res
+        return ((low_res + 1) * 127.5).round().clamp(0, 255) / 127.5 - 1
+
+
 class Family(Protocol):
     architecture: Architecture
 
@@ -45,6 +63,9 @@ class Family(Protocol):
 
     def import_state_dict(self, tensors: Mapping[str, torch.Tensor]) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
         """A foreign checkpoint's config and tensors under our names (ValueError if it is not one)."""
+
+    def sampling(self, config: ModelConfig) -> StageSampling:
+        """How the family's references sample this network (temperature, low-res rounding, inpainting)."""
 
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning: Any) -> torch.Tensor:
