@@ -112,7 +112,9 @@ def run_inpaint(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previou
                                       diffusion.variance)
     else:
         inner = model_denoiser_of(model, prompt.network)
-    denoise = guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan))
+    forced = family_of(model.config).sampling(model.config).known_into_x0 and plan.mask_channels
+    denoise = guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan),
+                     known=(inputs.image, inputs.mask) if forced else None)
     out = inpaint(denoise, _step(plan, ctx), inputs.image, inputs.mask, plan.chain, abar,
                   mask_conditioned=plan.mask_channels,
                   jump_length=s.repaint_jump, resample_count=s.repaint_resample, x=_forked(plan, ctx),

@@ -143,3 +143,19 @@ def test_glide_s_upsampler_refines_the_base_output_rounded_to_8_bits(glide_casca
     levels = (result.base_output.astype(np.float64) + 1) * 127.5
     assert result.images.shape == (1, 16, 16, 3)
     assert np.abs(levels - levels.round()).max() < 1e-3 and len(np.unique(levels.round())) > 10
+
+
+def test_glide_inpainting_forces_the_known_pixels_into_every_step_s_x0(tmp_path, gpt2_resources):
+    """glide-text2im's denoised_fn: the prediction x̂₀ of every step, not only the result, shows the known image."""
+    from studio.core.jobs import Inpaint
+    from studio.core.settings import Settings
+
+    model = imported(tmp_path, "glide_inpaint", "inpaint", vocab_size=50257)
+    image = np.random.default_rng(4).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 1:5] = 255
+    result = _run(Inpaint(str(model), Settings(prompt="a cat", steps=3, seed=2), image, mask))
+    assert len(result.frames) == 3
+    for frame in result.frames:
+        assert np.array_equal(frame.x0_preview[0][mask == 0], image[mask == 0])
+        assert not np.array_equal(frame.x0_preview[0][mask > 0], image[mask > 0])
