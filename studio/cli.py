@@ -292,9 +292,22 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     recipe: Recipe | None = getattr(args, "source_recipe", None)
     given = {name: value for name, value in vars(args).items() if name in SETTING_FIELDS}
     try:
-        return (recipe.settings if recipe is not None else Settings()).with_(**given)
+        return (recipe.settings if recipe is not None else Settings(**_model_defaults(args))).with_(**given)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+
+
+def _model_defaults(args: argparse.Namespace) -> dict[str, float]:
+    """The scales the authors of `--model` sample with (an imported preset's); an unreadable model is the
+    job's own error to report, so it gives none here."""
+    if not getattr(args, "model", None):
+        return {}
+    from studio.engine.model_info import ModelFileError, setting_defaults
+
+    try:
+        return setting_defaults(args.model)
+    except (ModelFileError, ValueError, OSError):
+        return {}
 
 
 def attach_recipe(args: argparse.Namespace) -> None:

@@ -159,3 +159,22 @@ def test_glide_inpainting_forces_the_known_pixels_into_every_step_s_x0(tmp_path,
     for frame in result.frames:
         assert np.array_equal(frame.x0_preview[0][mask == 0], image[mask == 0])
         assert not np.array_equal(frame.x0_preview[0][mask > 0], image[mask > 0])
+
+
+
+def test_a_file_imported_as_a_preset_opens_with_its_authors_guidance_scale(tmp_path, gpt2_resources):
+    """glide-text2im's inpainting notebook samples at guidance_scale = 5.0: without --guidance the CLI uses it,
+    a typed --guidance wins, and a file imported from flags keeps the studio's default."""
+    from studio.cli import build_parser, settings_from_args
+    from studio.engine.openai_import import import_checkpoint
+
+    imported(tmp_path, "glide_inpaint", "flags", vocab_size=50257)
+    import_checkpoint("glide", tmp_path / "flags.pt", tmp_path / "preset.safetensors", preset="glide-base-inpaint",
+                      flags=tmp_path / "flags.json")
+
+    def settings(*args):
+        return settings_from_args(build_parser().parse_args(["generate", "--out", "x.png", *args]))
+
+    assert settings("--model", str(tmp_path / "preset.safetensors")).guidance_scale == 5.0
+    assert settings("--model", str(tmp_path / "preset.safetensors"), "--guidance", "2").guidance_scale == 2.0
+    assert settings("--model", str(tmp_path / "flags.safetensors")).guidance_scale == 3.0

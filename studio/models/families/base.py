@@ -34,6 +34,14 @@ class StageSampling:
     temperature: float = 1.0  # x_T drawn as temperature·z (glide-text2im's upsample_temp, 0.997)
     low_res_8bit: bool = False  # the low-res input rounded to 8 bits first, as the upsampler was trained
     known_into_x0: bool = False  # inpainting: the known pixels forced into x̂₀ before clipping (denoised_fn)
+    # the authors' scales, the settings' defaults when the model is opened (None: keep the user's)
+    guidance_scale: float | None = None  # classifier-free guidance
+    class_guidance: float | None = None  # classifier guidance, with the classifier the authors paired
+
+    def setting_defaults(self) -> dict[str, float]:
+        """The `Settings` fields this model's authors chose, by field name."""
+        scales = {"guidance_scale": self.guidance_scale, "class_guidance": self.class_guidance}
+        return {name: value for name, value in scales.items() if value is not None}
 
     def low_res_input(self, low_res: torch.Tensor) -> torch.Tensor:
         """The low-res image as this stage's network takes it: (x+1)·127.5 rounded, back to [−1, 1]."""
