@@ -198,6 +198,8 @@ COMMON_SETTINGS = (
     SettingFlag("--snr", "snr", "signal-to-noise ratio of the predictor–corrector's Langevin step", float),
     SettingFlag("--spacing", "spacing", "how steps are picked from the timesteps", str,
                 tuple(k.value for k in Spacing)),
+    SettingFlag("--respacing", "respacing", "the base chain as OpenAI's respacing string (250, 10,10,10, ddim25, "
+                "fast27), instead of --steps", str),
     SettingFlag("--guidance", "guidance_scale", "classifier-free guidance scale", float),
     SettingFlag("--class-label", "class_label", "target class of classifier guidance", int),
     SettingFlag("--class-guidance", "class_guidance", "classifier guidance scale", float),
