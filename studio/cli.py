@@ -198,6 +198,8 @@ COMMON_SETTINGS = (
     SettingFlag("--snr", "snr", "signal-to-noise ratio of the predictor–corrector's Langevin step", float),
     SettingFlag("--spacing", "spacing", "how steps are picked from the timesteps", str,
                 tuple(k.value for k in Spacing)),
+    SettingFlag("--respacing", "respacing", "the base chain as OpenAI's respacing string (250, 10,10,10, ddim25, "
+                "fast27), instead of --steps", str),
     SettingFlag("--guidance", "guidance_scale", "classifier-free guidance scale", float),
     SettingFlag("--class-label", "class_label", "target class of classifier guidance", int),
     SettingFlag("--class-guidance", "class_guidance", "classifier guidance scale", float),
@@ -292,9 +294,22 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     recipe: Recipe | None = getattr(args, "source_recipe", None)
     given = {name: value for name, value in vars(args).items() if name in SETTING_FIELDS}
     try:
-        return (recipe.settings if recipe is not None else Settings()).with_(**given)
+        return (recipe.settings if recipe is not None else Settings(**_model_defaults(args))).with_(**given)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+
+
+def _model_defaults(args: argparse.Namespace) -> dict[str, float]:
+    """The scales the authors of `--model` sample with (an imported preset's); an unreadable model is the
+    job's own error to report, so it gives none here."""
+    if not getattr(args, "model", None):
+        return {}
+    from studio.engine.model_info import ModelFileError, setting_defaults
+
+    try:
+        return setting_defaults(args.model)
+    except (ModelFileError, ValueError, OSError):
+        return {}
 
 
 def attach_recipe(args: argparse.Namespace) -> None:

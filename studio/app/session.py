@@ -162,6 +162,9 @@ class Session(QObject):
         self.background.run_in_background(task, self._opened, on_error, key=_Task.OPEN_MODEL)
 
     def _opened(self, opened: Opened) -> None:
+        if opened.path != self.model_path:  # another model: its authors' scales (reopening keeps the user's)
+            for name, value in opened.summary.defaults:
+                setattr(self.generation, name, value)
         self.model, self.model_path = opened.summary, opened.path
         self.opening = ""
         self.model_changed.emit(opened.summary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
 from typing import Any
@@ -38,6 +39,8 @@ class Settings:
     churn: float = 0.0  # Karras's S_churn (Euler, Heun)
     snr: float = 0.16  # the Langevin corrector's signal-to-noise ratio (predictor–corrector)
     spacing: Spacing = Spacing.UNIFORM  # how the steps are picked from the training timesteps
+    # the base stage's chain as OpenAI's timestep_respacing ("250", "10,10,10", "ddim25", "fast27"); "" = steps
+    respacing: str = ""
     guidance_scale: float = 3.0
     class_label: int | None = None  # target class of classifier guidance
     class_guidance: float = 0.0
@@ -113,11 +116,16 @@ LIMITS: dict[str, Limit] = {
 }
 
 
+RESPACING = re.compile(r"\d+(,\d+)*|ddim\d+|fast27")  # diffusion/respacing.py reads them against T
+
+
 def _problems(s: Settings):
     for name, limit in LIMITS.items():
         problem = limit.problem(getattr(s, name))
         if problem:
             yield problem
+    if s.respacing and not RESPACING.fullmatch(s.respacing):
+        yield f"respacing {s.respacing!r} is not a step count, a list of counts, ddimN or fast27"
 
 
 @dataclass(frozen=True)

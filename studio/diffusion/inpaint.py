@@ -32,6 +32,20 @@ from studio.diffusion.forward_process import initial_noise, q_sample, randn_like
 from studio.diffusion.schedule import Schedule
 
 
+def force_known_x0(denoise: Denoiser, known: torch.Tensor, mask: torch.Tensor) -> Denoiser:
+    """x̂₀ ← mask·x̂₀ + (1−mask)·known: the known pixels forced into the prediction (GLIDE's `denoised_fn`).
+
+    Placed inside thresholding, the clipped x̂₀ (and the ε̂ recomputed from it) already agree with the
+    known image, as in glide-text2im's sampling of its inpainting models."""
+
+    def denoise_forced(x_t: torch.Tensor, t: torch.Tensor) -> Prediction:
+        pred = denoise(x_t, t)
+        m = mask.to(pred.x0.dtype)  # a float64 mask must not promote a float32 chain
+        return pred.with_x0(m * pred.x0 + (1 - m) * known.to(pred.x0.dtype))
+
+    return denoise_forced
+
+
 def replace_known(denoise: Denoiser, known: torch.Tensor, mask: torch.Tensor,
                   alphas_cumprod: torch.Tensor, generator: torch.Generator | None) -> Denoiser:
     """Inpainting by replacement, as a denoiser wrapper.
@@ -43,14 +57,13 @@ def replace_known(denoise: Denoiser, known: torch.Tensor, mask: torch.Tensor,
     come out as the known image, up to rounding — `composite` makes them exact.
     """
 
+    forced = force_known_x0(denoise, known, mask)
+
     def denoise_masked(x_t: torch.Tensor, t: torch.Tensor) -> Prediction:
         abar = abar_at(alphas_cumprod, t, x_t)
         m = mask.to(x_t.dtype)  # a float64 mask must not promote a float32 chain
         known_t = q_sample(known.to(x_t.dtype), abar, randn_like(x_t, generator))
-        x_t = m * x_t + (1 - m) * known_t
-        pred = denoise(x_t, t)
-        m = m.to(pred.x0.dtype)
-        return pred.with_x0(m * pred.x0 + (1 - m) * known.to(pred.x0.dtype))
+        return forced(m * x_t + (1 - m) * known_t, t)
 
     return denoise_masked
 

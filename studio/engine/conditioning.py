@@ -6,7 +6,8 @@ The wrappers, inside out (DESIGN §15):
    upsampled low-res image, a mask-channel model's mask) through diffusion's denoisers;
 2. classifier-free guidance combining the two halves of that one forward;
 3. classifier guidance, in the form of the sampler that will step with it;
-4. thresholding of the *guided* x̂₀, outermost — clipping each half before guidance would let the
+4. for a model whose family asks for it (GLIDE's inpainting), the known pixels forced into x̂₀;
+5. thresholding of the *guided* x̂₀, outermost — clipping each half before guidance would let the
    guided x̂₀ leave [−1, 1] (at s = 3, halves of ±0.9 give 4.5).
 Inpainting by replacement wraps all of these (`diffusion.inpaint.inpaint` does it).
 """
@@ -23,6 +24,7 @@ from studio.core.enums import VarianceType
 from studio.core.settings import Settings
 from studio.diffusion.denoiser import ConditionedNetwork, Denoiser, NetworkFn, model_denoiser
 from studio.diffusion.guidance import GradLogProb, classifier_free_guidance
+from studio.diffusion.inpaint import force_known_x0
 from studio.diffusion.samplers import sampler_spec
 from studio.diffusion.schedule import Schedule, make_schedule
 from studio.diffusion.thresholding import thresholded
@@ -68,13 +70,16 @@ def model_denoiser_of(model: LoadedModel, network: NetworkFn) -> Denoiser:
 
 def guided(inner: Denoiser, prompt: PromptNetwork, settings: Settings, *, classifier: LoadedModel | None = None,
            chain: Schedule | None = None, variance: VarianceType = VarianceType.POSTERIOR,
-           latent: bool = False) -> Denoiser:
-    """Wrappers 2–4 around `inner` (which runs the prompt network): CFG, classifier guidance, thresholding.
+           latent: bool = False, known: tuple[torch.Tensor, torch.Tensor] | None = None) -> Denoiser:
+    """Wrappers 2–5 around `inner` (which runs the prompt network): CFG, classifier guidance, the known
+    (image, mask) forced into x̂₀ when given, thresholding.
 
     A latent model's x̂₀ is a latent, with no [−1, 1] range to clip to: thresholding is for pixels only."""
     denoise = classifier_free_guidance(inner, prompt.scale) if prompt.paired else inner
     if classifier is not None and chain is not None:
         denoise = with_classifier_guidance(denoise, classifier, settings, chain, variance)
+    if known is not None:
+        denoise = force_known_x0(denoise, *known)
     return denoise if latent else thresholded(denoise, settings.thresholding)
 
 

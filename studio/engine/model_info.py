@@ -9,9 +9,11 @@ from studio.core.enums import ScheduleKind, Spacing
 from studio.core.settings import Stage
 from studio.diffusion.schedule import karras_respace, make_schedule, respace
 from studio.models.cascade import describe_model_path, resolve_model_path
+from studio.models.config import ModelConfig
+from studio.models.families import family_of
 from studio.models.files import ModelFileError, read_model_info
 
-__all__ = ["ModelFileError", "ModelSummary", "ScheduleCurve", "schedule_curve", "summarize"]
+__all__ = ["ModelFileError", "ModelSummary", "ScheduleCurve", "schedule_curve", "setting_defaults", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class ModelSummary:
     description: str  # `studio info`'s text
     sr_timesteps: int = 0  # the SR stage's own training schedule (0: no SR stage)
     sr_schedule: str = ""
+    defaults: tuple[tuple[str, float], ...] = ()  # (Settings field, value) the model's authors sample with
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ def summarize(path: str | Path) -> ModelSummary:
         description=describe_model_path(path),
         sr_timesteps=sr.config.diffusion.timesteps if sr else 0,
         sr_schedule=sr.config.diffusion.schedule.value if sr else "",
+        defaults=tuple(_defaults(main.config).items()),
     )
 
 
@@ -72,3 +76,14 @@ def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE,
     steps = max(1, min(steps, length))
     chain = karras_respace(schedule, steps) if spacing is Spacing.KARRAS else respace(schedule, steps)
     return ScheduleCurve(stage, tuple(schedule.log_snr.tolist()), tuple(chain.timesteps.tolist()))
+
+
+def setting_defaults(path: str | Path) -> dict[str, float]:
+    """The settings the authors of the model (its base, else its SR stage) sample with: GLIDE's guidance
+    scale, ADM's classifier scale — for a file imported as one of their presets; {} otherwise."""
+    cascade = resolve_model_path(Path(path))
+    return _defaults(read_model_info(cascade.base or cascade.sr).config)
+
+
+def _defaults(config: ModelConfig) -> dict[str, float]:
+    return family_of(config).sampling(config).setting_defaults()

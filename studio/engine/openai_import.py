@@ -59,6 +59,8 @@ def import_checkpoint(family: str, source: str | Path, out: str | Path, *, prese
         chosen = chosen or recognise(architecture, tensors)
         spec = spec_from_flags(architecture, chosen.flags)
     spec = _with_tokenizer(spec)
+    if chosen is not None:
+        spec = replace(spec, config=replace(spec.config, openai=replace(spec.config.openai, preset=chosen.name)))
     try:
         converted = convert(spec, tensors)
     except ValueError as exc:

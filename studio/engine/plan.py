@@ -18,6 +18,7 @@ from studio.core.enums import Role, Spacing
 from studio.core.jobs import ForkPoint, Ilvr, Inpaint, Job, StrokesToImage, Upscale
 from studio.core.settings import Settings, Stage
 from studio.diffusion.inpaint import repaint_positions
+from studio.diffusion.respacing import respace_to, spaced_timesteps
 from studio.diffusion.samplers import sampler_spec
 from studio.diffusion.schedule import Schedule, karras_respace, make_schedule, respace
 from studio.diffusion.sdedit import sdedit_steps
@@ -105,15 +106,18 @@ def plan_job(job: Job, models: CascadeModels) -> Plan:
     return Plan(tuple(stages))
 
 
-def stage_chain(model: LoadedModel, steps: int, spacing: Spacing = Spacing.UNIFORM) -> Schedule:
-    """The model's training schedule respaced to `steps` positions, evenly or by Karras's σ spacing."""
+def stage_chain(model: LoadedModel, steps: int, spacing: Spacing = Spacing.UNIFORM, respacing: str = "") -> Schedule:
+    """The model's training schedule respaced to `steps` positions, evenly or by Karras's σ spacing — or,
+    given an OpenAI respacing string, to the timesteps it names (then `steps` and `spacing` are unused)."""
     diffusion = model.config.diffusion
     full = make_schedule(diffusion.schedule, diffusion.timesteps)
+    if respacing:
+        return respace_to(full, spaced_timesteps(diffusion.timesteps, respacing))
     return karras_respace(full, steps) if spacing is Spacing.KARRAS else respace(full, steps)
 
 
 def _base_stage(s: Settings, model: LoadedModel, inputs: _Inputs, fork: ForkPoint | None) -> StagePlan:
-    chain = stage_chain(model, s.steps, s.spacing)
+    chain = stage_chain(model, s.steps, s.spacing, s.respacing)
     fork = fork if fork is not None and fork.stage is Stage.BASE else None
     if fork is not None:
         start = _fork_position(fork, chain)

@@ -122,8 +122,9 @@ def run_inpaint(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previou
                                       diffusion.variance)
     else:
         inner = model_denoiser_of(model, prompt.network)
+    forced = family_of(model.config).sampling(model.config).known_into_x0 and plan.mask_channels
     denoise = guided(inner, prompt, s, classifier=ctx.classifier, chain=plan.chain, variance=_variance(plan),
-                     latent=space is not None)
+                     latent=space is not None, known=(inputs.image, inputs.mask) if forced else None)
     out = inpaint(denoise, _step(plan, ctx), known, mask, plan.chain, abar,
                   mask_conditioned=plan.mask_channels,
                   jump_length=s.repaint_jump, resample_count=s.repaint_resample, x=_forked(plan, ctx),
@@ -144,6 +145,8 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
     low = previous if previous is not None else _fork_low_res(plan, ctx)
     if low is None:
         low = inputs.low_res
+    how = family_of(sr.config).sampling(sr.config)
+    low = how.low_res_input(low)
     schedule = training_schedule(sr)
     cond = sr_conditioning(low, sr.config.resolution, aug_timestep(s.noise_augmentation, len(schedule)),
                            schedule.alphas_cumprod, generator=ctx.generator)
@@ -153,7 +156,8 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
                         cond.extra, cond.aug_level)
     x = _forked(plan, ctx)
     if x is None:
-        x = initial_noise((low.shape[0], 3, sr.config.resolution, sr.config.resolution), ctx.generator, ctx.device)
+        x = how.temperature * initial_noise((low.shape[0], 3, sr.config.resolution, sr.config.resolution),
+                                            ctx.generator, ctx.device)
     out = sample(s.sampler, guided(inner, prompt, s), x, plan.chain, variance=_variance(plan), options=_options(s),
                  start=plan.start, generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
     if inputs.mask is not None:  # the SR stage of an inpainting: the known pixels of the original, exactly

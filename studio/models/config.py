@@ -185,6 +185,7 @@ class OpenAINetConfig:
     dropout: float = 0.0
     pool: Pooling = Pooling.ATTENTION  # classifiers only
     rescale_timesteps: bool = False  # improved-diffusion: the network sees t·1000/T
+    preset: str = ""  # the public file it was imported as (its authors' sampling settings); "" from flags
     text: GlideTextConfig | None = None
 
     def __post_init__(self) -> None:

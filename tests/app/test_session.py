@@ -283,3 +283,17 @@ def test_controls_apply_by_mode_sampler_and_model(make_session, models, path_of,
     assert not session.applies(Control.NOISE_AUGMENTATION) and session.applies(Control.CLASS_GUIDANCE)
     g.mode = Mode.UPSCALE
     assert not session.applies(Control.GUIDANCE) and not session.applies(Control.STRENGTH)
+
+
+def test_a_newly_opened_model_brings_its_authors_scales_and_reopening_it_keeps_the_user_s(make_session):
+    from dataclasses import replace
+
+    session = make_session()
+    glide = replace(summary("glide"), defaults=(("guidance_scale", 5.0), ("class_guidance", 0.5)))
+    session._opened(Opened("glide.safetensors", glide))
+    assert session.generation.guidance_scale == 5.0 and session.generation.class_guidance == 0.5
+    session.generation.guidance_scale = 7.0
+    session._opened(Opened("glide.safetensors", glide))  # start-up reopens the last session's model
+    assert session.generation.guidance_scale == 7.0
+    session._opened(Opened("other.safetensors", summary("other")))  # no authors' scales: the user's stay
+    assert session.generation.guidance_scale == 7.0

@@ -77,3 +77,11 @@ def test_the_sampler_choices_are_the_sampler_table_and_spacing_and_options_reach
     args = parser.parse_args(["generate", "--sampler", "pc", "--snr", "0.3", "--churn", "4"])
     s = cli.settings_from_args(args)
     assert (s.sampler.value, s.snr, s.churn) == ("pc", 0.3, 4.0)
+
+
+def test_a_respacing_that_is_not_openai_s_syntax_is_one_line_before_any_model_is_read(tmp_path, capsys):
+    assert cli.main(["generate", "--model", str(tmp_path / "none"), "--respacing", "fast28",
+                     "--out", str(tmp_path / "o.png")]) == 2
+    assert capsys.readouterr().err == ("studio: error: respacing 'fast28' is not a step count, a list of counts, "
+                                       "ddimN or fast27\n")
+    assert settings("generate", "--respacing", "10,10,10").respacing == "10,10,10"

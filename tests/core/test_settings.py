@@ -63,3 +63,14 @@ def test_recipe_round_trips_through_json_exactly():
 def test_a_broken_recipe_is_a_value_error():
     with pytest.raises(ValueError, match="not a valid recipe"):
         Recipe.from_json('{"kind": "text-to-image"}')
+
+
+@pytest.mark.parametrize("respacing", ["", "250", "10,15,20", "ddim25", "fast27"])
+def test_openai_respacing_strings_are_accepted_and_the_empty_one_means_the_step_count(respacing):
+    assert Settings(respacing=respacing).respacing == respacing
+
+
+@pytest.mark.parametrize("respacing", ["fast", "ddim", "10,,10", "-5", "250 "])
+def test_a_malformed_respacing_string_is_refused_in_one_line(respacing):
+    with pytest.raises(ValueError, match=r"^respacing .* is not a step count, a list of counts, ddimN or fast27$"):
+        Settings(respacing=respacing)

@@ -16,6 +16,7 @@ from studio.diffusion.denoiser import Prediction, abar_at, model_denoiser
 from studio.diffusion.guidance import classifier_free_guidance
 from studio.diffusion.inpaint import (
     composite,
+    force_known_x0,
     forward_jump,
     inpaint,
     mask_channel_denoiser,
@@ -270,3 +271,21 @@ def test_composite_copies_known_pixels_and_blends_a_soft_edge():
     out = composite(x, known, mask)
     assert out[0, 0, 0, 0] == known[0, 0, 0, 0] and out[0, 0, 0, 2] == 1.0
     assert torch.isclose(out[0, 0, 0, 1], torch.tensor(0.25 + 0.75 * 0.2))
+
+
+def test_forcing_the_known_pixels_into_x0_happens_before_clipping_and_moves_eps_with_it():
+    """GLIDE's denoised_fn inside thresholding: x̂₀ = mask·x̂₀ + (1−mask)·known, then clipped; ε̂ follows x̂₀."""
+    from studio.core.enums import Thresholding
+    from studio.diffusion.thresholding import thresholded
+
+    abar = torch.tensor(0.5)
+
+    def denoise(x_t, t):
+        return Prediction.from_x0(x_t, abar, torch.full_like(x_t, 3.0))
+
+    known = torch.tensor([[[[0.25, -2.0]]]])
+    mask = torch.tensor([[[[0.0, 1.0]]]])  # 1 = regenerate
+    x_t = torch.zeros(1, 1, 1, 2)
+    pred = thresholded(force_known_x0(denoise, known, mask), Thresholding.STATIC)(x_t, torch.tensor([5]))
+    assert pred.x0.flatten().tolist() == [0.25, 1.0]
+    assert torch.allclose(pred.eps, -pred.x0)  # ε̂ = (x_t − √ᾱ x̂₀)/√(1−ᾱ) at x_t = 0, ᾱ = ½

@@ -100,3 +100,81 @@ def test_the_engine_s_conventions_become_the_references_inputs():
     iddpm = spec_from_flags(Architecture.IDDPM, {"diffusion_steps": 4000}).config
     FAMILIES[Architecture.IDDPM].forward(net, iddpm, torch.zeros(1, 3, 4, 4), torch.tensor([2000]))
     assert net.t.tolist() == [500.0]  # the network sees t·1000/T
+
+
+def _run(job):
+    import threading
+
+    from studio.engine.cache import ModelCache
+    from studio.engine.device import choose_device
+    from studio.engine.pipeline import Pipeline
+
+    return Pipeline(ModelCache(choose_device("cpu"))).run(job, 1, threading.Event(), lambda event: None)
+
+
+@pytest.fixture
+def glide_cascade(tmp_path, gpt2_resources) -> Path:
+    """GLIDE's base (8 px) and its upsampler (8 → 16 px) as one cascade."""
+    imported(tmp_path, "glide_base", "base", vocab_size=50257)
+    imported(tmp_path, "glide_upsample", "sr", vocab_size=50257, small_size=8, image_size=16)
+    assert main(["cascade", "--name", "tiny GLIDE", "--base", str(tmp_path / "base.safetensors"), "--sr",
+                 str(tmp_path / "sr.safetensors"), "--out", str(tmp_path)]) == 0
+    return tmp_path
+
+
+def test_glide_s_upsampler_starts_from_noise_at_temperature_0_997(glide_cascade):
+    """glide-text2im's notebooks: noise=th.randn(up_shape) * upsample_temp, upsample_temp = 0.997."""
+    from studio.core.jobs import Upscale
+    from studio.core.settings import Settings
+
+    image = np.random.default_rng(2).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    result = _run(Upscale(str(glide_cascade), Settings(prompt="a fox", sr_steps=2, seed=9), image))
+    generator = torch.Generator().manual_seed(9)
+    torch.randn((1, 3, 8, 8), generator=generator)  # the first draw: the low-res image's augmentation noise
+    z = torch.randn((1, 3, 16, 16), generator=generator)
+    assert torch.allclose(torch.from_numpy(result.frames[0].x_t), 0.997 * z, atol=1e-6)
+
+
+def test_glide_s_upsampler_refines_the_base_output_rounded_to_8_bits(glide_cascade):
+    from studio.core.jobs import TextToImage
+    from studio.core.settings import Settings
+
+    result = _run(TextToImage(str(glide_cascade), Settings(prompt="a fox", steps=3, sr_steps=2, seed=3)))
+    levels = (result.base_output.astype(np.float64) + 1) * 127.5
+    assert result.images.shape == (1, 16, 16, 3)
+    assert np.abs(levels - levels.round()).max() < 1e-3 and len(np.unique(levels.round())) > 10
+
+
+def test_glide_inpainting_forces_the_known_pixels_into_every_step_s_x0(tmp_path, gpt2_resources):
+    """glide-text2im's denoised_fn: the prediction x̂₀ of every step, not only the result, shows the known image."""
+    from studio.core.jobs import Inpaint
+    from studio.core.settings import Settings
+
+    model = imported(tmp_path, "glide_inpaint", "inpaint", vocab_size=50257)
+    image = np.random.default_rng(4).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 1:5] = 255
+    result = _run(Inpaint(str(model), Settings(prompt="a cat", steps=3, seed=2), image, mask))
+    assert len(result.frames) == 3
+    for frame in result.frames:
+        assert np.array_equal(frame.x0_preview[0][mask == 0], image[mask == 0])
+        assert not np.array_equal(frame.x0_preview[0][mask > 0], image[mask > 0])
+
+
+
+def test_a_file_imported_as_a_preset_opens_with_its_authors_guidance_scale(tmp_path, gpt2_resources):
+    """glide-text2im's inpainting notebook samples at guidance_scale = 5.0: without --guidance the CLI uses it,
+    a typed --guidance wins, and a file imported from flags keeps the studio's default."""
+    from studio.cli import build_parser, settings_from_args
+    from studio.engine.openai_import import import_checkpoint
+
+    imported(tmp_path, "glide_inpaint", "flags", vocab_size=50257)
+    import_checkpoint("glide", tmp_path / "flags.pt", tmp_path / "preset.safetensors", preset="glide-base-inpaint",
+                      flags=tmp_path / "flags.json")
+
+    def settings(*args):
+        return settings_from_args(build_parser().parse_args(["generate", "--out", "x.png", *args]))
+
+    assert settings("--model", str(tmp_path / "preset.safetensors")).guidance_scale == 5.0
+    assert settings("--model", str(tmp_path / "preset.safetensors"), "--guidance", "2").guidance_scale == 2.0
+    assert settings("--model", str(tmp_path / "flags.safetensors")).guidance_scale == 3.0

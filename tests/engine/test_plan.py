@@ -152,3 +152,16 @@ def test_karras_spacing_plans_the_karras_chain_and_the_strength_preview_follows_
     assert not torch.equal(base.chain.timesteps, uniform.chain.timesteps)
     curve = schedule_curve(summarize(str(tiny_cascade)), 12, Stage.BASE, Spacing.KARRAS)
     assert list(curve.chain) == base.chain.timesteps.tolist()
+
+
+def test_a_respacing_string_picks_the_base_chain_s_timesteps_instead_of_the_step_count(models, tiny_cascade):
+    T = models.base.config.diffusion.timesteps
+    plan = plan_job(TextToImage(str(tiny_cascade), FAST.with_(respacing="2")), models)
+    base, sr = plan.stages
+    assert base.chain.timesteps.tolist() == [0, T - 1] and base.positions == (1, 0)
+    assert len(sr.chain) == FAST.sr_steps  # the SR stage keeps its own step count
+    sections = plan_job(TextToImage(str(tiny_cascade), FAST.with_(respacing="3,1")), models).stages[0]
+    first = T // 2 + T % 2  # the first section's size; its 3 steps at round-half-to-even of i·(size−1)/2
+    assert sections.chain.timesteps.tolist() == [0, round((first - 1) / 2), first - 1, first]
+    with pytest.raises(ValueError, match=rf"^cannot take {T + 1} steps from a section of {T} "):
+        plan_job(TextToImage(str(tiny_cascade), FAST.with_(respacing=str(T + 1))), models)

@@ -65,3 +65,41 @@ def test_a_new_family_plugs_in_through_the_registry(monkeypatch):
 
     monkeypatch.setitem(FAMILIES, Architecture.STUDIO, Echo())
     assert isinstance(build_module(tiny_base_config()), torch.nn.Identity)
+
+
+def test_only_glide_s_upsamplers_sample_at_temperature_0_997_from_an_8_bit_low_res_image():
+    from studio.core.enums import Architecture
+    from studio.models.families import FAMILIES
+    from studio.models.openai.flags import spec_from_flags
+
+    def how(architecture, **flags):
+        return FAMILIES[architecture].sampling(spec_from_flags(architecture, flags).config)
+
+    glide_sr = how(Architecture.GLIDE, image_size=256, super_res=True)
+    assert glide_sr.temperature == 0.997 and glide_sr.low_res_8bit and not glide_sr.known_into_x0
+    assert how(Architecture.GLIDE).temperature == 1.0 and not how(Architecture.GLIDE).low_res_8bit
+    adm_sr = how(Architecture.ADM, large_size=256, small_size=64)
+    assert adm_sr.temperature == 1.0 and not adm_sr.low_res_8bit
+    low = torch.tensor([-1.0, -0.9961, 0.0, 0.5, 1.0])
+    assert torch.allclose(glide_sr.low_res_input(low), torch.tensor([0, 0.5, 127.5, 191.25, 255]).round() / 127.5 - 1)
+    assert torch.equal(adm_sr.low_res_input(low), low)
+
+
+
+def test_a_preset_s_authors_scales_are_its_setting_defaults_and_a_flags_import_has_none():
+    from dataclasses import replace
+
+    from studio.core.enums import Architecture
+    from studio.models.families import FAMILIES
+    from studio.models.openai.flags import spec_from_flags
+
+    def defaults(architecture, preset):
+        config = spec_from_flags(architecture, {"image_size": 64} if architecture is Architecture.ADM else {}).config
+        config = replace(config, openai=replace(config.openai, preset=preset))
+        return FAMILIES[architecture].sampling(config).setting_defaults()
+
+    assert defaults(Architecture.GLIDE, "glide-base") == {"guidance_scale": 3.0}
+    assert defaults(Architecture.GLIDE, "glide-base-inpaint") == {"guidance_scale": 5.0}
+    assert defaults(Architecture.ADM, "adm-128") == {"class_guidance": 0.5}
+    assert defaults(Architecture.ADM, "adm-lsun-cat") == {}
+    assert defaults(Architecture.GLIDE, "") == {}

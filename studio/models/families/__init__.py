@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from studio.core.enums import Architecture
 from studio.models.config import ModelConfig
-from studio.models.families.base import Conditioning, Family, LatentSpace
+from studio.models.families.base import Conditioning, Family, LatentSpace, StageSampling
 from studio.models.families.openai import OpenAIFamily
 from studio.models.families.sd1 import SD1Family
 from studio.models.families.studio import StudioFamily
@@ -37,4 +37,4 @@ def family_reading_in_place(names: Iterable[str]) -> Family | None:
     return next((f for f in FAMILIES.values() if f.recognises(names)), None)
 
 
-__all__ = ["FAMILIES", "Conditioning", "Family", "LatentSpace", "family_of", "family_reading_in_place"]
+__all__ = ["FAMILIES", "Conditioning", "Family", "LatentSpace", "StageSampling", "family_of", "family_reading_in_place"]

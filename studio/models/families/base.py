@@ -36,6 +36,32 @@ class LatentSpace:
     preview: Callable[[torch.Tensor], torch.Tensor]  # latents → images at latent size: cheap, approximate
 
 
+@dataclass(frozen=True)
+class StageSampling:
+    """How a family's reference code samples one of its networks, beyond the schedule and the sampler.
+
+    The engine reads it off the model's family (`Family.sampling`) for the stage that runs the model, so
+    no call carries it as a flag."""
+
+    temperature: float = 1.0  # x_T drawn as temperature·z (glide-text2im's upsample_temp, 0.997)
+    low_res_8bit: bool = False  # the low-res input rounded to 8 bits first, as the upsampler was trained
+    known_into_x0: bool = False  # inpainting: the known pixels forced into x̂₀ before clipping (denoised_fn)
+    # the authors' scales, the settings' defaults when the model is opened (None: keep the user's)
+    guidance_scale: float | None = None  # classifier-free guidance
+    class_guidance: float | None = None  # classifier guidance, with the classifier the authors paired
+
+    def setting_defaults(self) -> dict[str, float]:
+        """The `Settings` fields this model's authors chose, by field name."""
+        scales = {"guidance_scale": self.guidance_scale, "class_guidance": self.class_guidance}
+        return {name: value for name, value in scales.items() if value is not None}
+
+    def low_res_input(self, low_res: torch.Tensor) -> torch.Tensor:
+        """The low-res image as this stage's network takes it: (x+1)·127.5 rounded, back to [−1, 1]."""
+        if not self.low_res_8bit:
+            return low_res
+        return ((low_res + 1) * 127.5).round().clamp(0, 255) / 127.5 - 1
+
+
 class Family(Protocol):
     architecture: Architecture
 
@@ -65,6 +91,9 @@ class Family(Protocol):
 
     def import_state_dict(self, tensors: Mapping[str, torch.Tensor]) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
         """A foreign checkpoint's config and tensors under our names (ValueError if it is not one)."""
+
+    def sampling(self, config: ModelConfig) -> StageSampling:
+        """How the family's references sample this network (temperature, low-res rounding, inpainting)."""
 
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning: Any) -> torch.Tensor:

@@ -10,10 +10,15 @@ from torch import nn
 
 from studio.core.enums import Architecture, NetKind
 from studio.models.config import ModelConfig
-from studio.models.families.base import Conditioning
+from studio.models.families.base import Conditioning, StageSampling
 from studio.models.openai.convert import build_network, convert
 from studio.models.openai.flags import spec_from_flags
+from studio.models.openai.presets import PRESETS
 from studio.models.openai.recognise import recognise
+
+GLIDE_UPSAMPLE_TEMPERATURE = 0.997  # glide-text2im's notebooks: upsample_temp
+SUPER_RES_KINDS = (NetKind.SUPER_RES, NetKind.SUPER_RES_INPAINT)
+INPAINT_KINDS = (NetKind.INPAINT, NetKind.SUPER_RES_INPAINT)
 
 
 def network_timesteps(config: ModelConfig, t: torch.Tensor) -> torch.Tensor:
@@ -65,6 +70,20 @@ class OpenAIFamily:
             kwargs["extra"] = torch.cat([extra, extra]) if paired else extra
         return Conditioning(kwargs, paired)
 
+    def sampling(self, config: ModelConfig) -> StageSampling:
+        """GLIDE's upsamplers start from 0.997·z on the base output rounded to 8 bits (the notebooks'
+        `upsample_temp`, `((samples+1)*127.5).round()/127.5 - 1`); its inpainting models have the known
+        pixels forced into x̂₀ before clipping (the notebooks' `denoised_fn`). A file imported as a preset
+        brings its authors' guidance scale (GLIDE) or classifier scale (ADM) as the settings' default."""
+        kind = config.openai.kind
+        glide_sr = self.architecture is Architecture.GLIDE and kind in SUPER_RES_KINDS
+        preset = PRESETS.get(config.openai.preset)
+        authors = preset.sampling if preset is not None else None
+        return StageSampling(temperature=GLIDE_UPSAMPLE_TEMPERATURE if glide_sr else 1.0, low_res_8bit=glide_sr,
+                             known_into_x0=kind in INPAINT_KINDS,
+                             guidance_scale=authors.guidance_scale if authors and authors.guidance_scale else None,
+                             class_guidance=authors.classifier_scale if authors and authors.classifier else None)
+
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning) -> torch.Tensor:
         """The engine's conventions → the reference's inputs: rescaled timesteps where the file wants them;
@@ -73,7 +92,7 @@ class OpenAIFamily:
         conditioning.pop("aug_level", None)
         extra = conditioning.pop("extra", None)
         kind = config.openai.kind
-        if extra is not None and kind in (NetKind.INPAINT, NetKind.SUPER_RES_INPAINT):
+        if extra is not None and kind in INPAINT_KINDS:
             regenerate, image = extra[:, :1], extra[:, 1:]
             conditioning |= {"inpaint_image": image, "inpaint_mask": 1 - regenerate}
         elif extra is not None and kind is NetKind.SUPER_RES:

@@ -15,7 +15,7 @@ from torch import nn
 from studio.core.enums import Architecture, PredictionType, Role, ScheduleKind, VarianceType
 from studio.core.paths import clip_merges_path
 from studio.models.config import DiffusionConfig, ModelCard, ModelConfig
-from studio.models.families.base import Conditioning, LatentSpace
+from studio.models.families.base import Conditioning, LatentSpace, StageSampling
 from studio.models.sd import keys
 from studio.models.sd.bpe import CLIPTokenizer
 from studio.models.sd.network import StableDiffusion
@@ -98,3 +98,6 @@ class SD1Family:
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning) -> torch.Tensor:
         return module(x, t, **conditioning)
+
+    def sampling(self, config: ModelConfig) -> StageSampling:
+        return StageSampling()  # the studio's own sampling; the user's scales stay

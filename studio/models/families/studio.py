@@ -10,7 +10,7 @@ from torch import nn
 from studio.core.enums import Architecture, Role
 from studio.models.classifier import NoisyClassifier
 from studio.models.config import ModelConfig
-from studio.models.families.base import Conditioning
+from studio.models.families.base import Conditioning, StageSampling
 from studio.models.network import DiffusionNet
 
 
@@ -56,6 +56,9 @@ class StudioFamily:
             "aug_level": _rows(aug_level, paired),
         }
         return Conditioning({k: v for k, v in kwargs.items() if v is not None}, paired)
+
+    def sampling(self, config: ModelConfig) -> StageSampling:
+        return StageSampling()
 
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning) -> torch.Tensor:
