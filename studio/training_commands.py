@@ -28,6 +28,7 @@ from studio.train.emoji import MissingDataError, build_emoji_dataset
 from studio.train.evaluation import evaluate, load_judge
 from studio.train.loop import TrainProgress
 from studio.train.run import TrainRequest, run_training
+from studio.train.samples import spread
 
 
 def data(args: argparse.Namespace) -> int:
@@ -73,11 +74,12 @@ def train_all(args: argparse.Namespace) -> int:
 
     with log:
         results = run_train_all(request, report)
-        for path in write_stage_grids(request, report):
+        dataset = load_dataset(request.data)
+        for path in write_stage_grids(request, dataset, report):
             report(f"train-all: wrote {path}")
         if (out / "cascade.json").is_file():
             try:  # the models are written: a fault in drawing the grid must not cost them
-                report(f"train-all: wrote {_cascade_grid(request)}")
+                report(f"train-all: wrote {_cascade_grid(request, dataset)}")
             except (RuntimeError, ValueError, OSError) as exc:
                 report(f"train-all: the cascade grid failed: {exc}")
         for role in (r.role.value for r in results):  # each stage's own log, for the record
@@ -90,12 +92,10 @@ def train_all(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cascade_grid(request: TrainAllRequest) -> Path:
+def _cascade_grid(request: TrainAllRequest, dataset: ImageDataset) -> Path:
     """cascade-grid.png: the whole product path (base → SR at default settings) for 16 training captions
     spread over the data, seeds 0–15, on the training device."""
-    dataset = load_dataset(request.data)
-    captions = list(dict.fromkeys(dataset.captions))
-    prompts = [captions[round(i * (len(captions) - 1) / 15)] for i in range(16)]
+    prompts = spread(list(dict.fromkeys(dataset.captions)), 16)
     pipeline = Pipeline(ModelCache(choose_device(request.training_device)))
     images = []
     for n, prompt in enumerate(prompts):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,13 +25,13 @@ from pathlib import Path
 import torch
 
 import studio
-from studio.core.atomic import atomic_write
+from studio.core.atomic import atomic_target, atomic_write
 from studio.core.enums import Role
 from studio.images.files import save_png
 from studio.models.config import ModelCard, ModelConfig
-from studio.models.files import build_module, load_model, save_model
+from studio.models.files import build_module, load_model, read_model_info, save_model
 from studio.train.checkpoint import load_checkpoint
-from studio.train.datasets import load_dataset
+from studio.train.datasets import ImageDataset
 from studio.train.model_setup import to_device
 from studio.train.recipes import BUILTIN, TrainRecipe
 from studio.train.samples import sample_grid
@@ -147,10 +148,10 @@ def _collect(recipe: TrainRecipe, request: TrainAllRequest) -> StageResult:
     name = recipe.role.value
     trained, target = request.work / f"{name}.safetensors", request.out / f"{name}.safetensors"
     checkpoint = trained.with_suffix(".ckpt.safetensors")
-    if trained.is_file():
-        model = load_model(trained)
-        save_model(target, model.module, model.config, model.card, dtype=torch.float16)
-        return StageResult(recipe.role, target, f"finished ({model.card.training})")
+    if trained.is_file():  # already float16 (the stage ran with --half): copied as it is
+        with atomic_target(target) as tmp:
+            shutil.copyfile(trained, tmp)
+        return StageResult(recipe.role, target, f"finished ({read_model_info(target).card.training})")
     if checkpoint.is_file():
         ckpt = load_checkpoint(checkpoint)
         config = ModelConfig.from_json(ckpt.config_json)
@@ -174,11 +175,10 @@ def _write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
-def write_stage_grids(request: TrainAllRequest, report: Report) -> list[Path]:
+def write_stage_grids(request: TrainAllRequest, dataset: ImageDataset, report: Report) -> list[Path]:
     """base-grid.png (16 captions spread over the data) and sr-grid.png (the SR stage on those captions'
     real low-res images), each 4×4, from the float16 files as shipped; the classifier's accuracy on the
     real images goes to the report. On the training device, falling back to the CPU."""
-    dataset = load_dataset(request.data)
     written = []
     for role in (Role.BASE, Role.SR, Role.CLASSIFIER):
         path = request.out / f"{role.value}.safetensors"
@@ -193,11 +193,12 @@ def write_stage_grids(request: TrainAllRequest, report: Report) -> list[Path]:
     return written
 
 
-def _stage_check(role: Role, path: Path, dataset, device: torch.device, out: Path, report: Report) -> list[Path]:
+def _stage_check(role: Role, path: Path, dataset: ImageDataset, device: torch.device, out: Path,
+                 report: Report) -> list[Path]:
     model = load_model(path, device=device)  # float32, as the studio computes
     module = model.module
-    recipe = next(BUILTIN[n] for n in STAGES if BUILTIN[n].role is role)
-    data = to_device(dataset, model.config, recipe.with_(label=_label(model, dataset)), device)
+    recipe = next(BUILTIN[n] for n in STAGES if BUILTIN[n].role is role)  # its label is the classifier's
+    data = to_device(dataset, model.config, recipe, device)
     if role is Role.CLASSIFIER:
         correct = 0
         with torch.no_grad():
@@ -209,10 +210,4 @@ def _stage_check(role: Role, path: Path, dataset, device: torch.device, out: Pat
         return []
     grid = sample_grid(module, model.config, data)
     return [save_png(out / f"{role.value}-grid.png", grid)]
-
-
-def _label(model, dataset) -> str:
-    """The label kind the classifier's classes come from."""
-    names = set(model.config.classifier.class_names) if model.config.classifier else set()
-    return next((k for k, v in dataset.labels.items() if names and set(v) == names), "group")
 

@@ -32,6 +32,7 @@ class StepRandom:
     noise made on the host. On the CPU both are the same generator.
     """
 
+    key: int  # the step's seed: (recipe seed, n) folded into one number
     host: torch.Generator
     device: torch.Generator
 
@@ -40,8 +41,8 @@ class StepRandom:
         key = seed * 1_000_003 + step
         host = torch.Generator().manual_seed(key)
         if device.type == "cpu":
-            return cls(host, host)
-        return cls(host, torch.Generator(device=device).manual_seed(key))
+            return cls(key, host, host)
+        return cls(key, host, torch.Generator(device=device).manual_seed(key))
 
     def randn(self, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.randn(shape, generator=self.device, device=self.device.device)

@@ -178,7 +178,7 @@ class _TrainState:
         """One optimizer step; the loss stays on the device (reading it would wait for the GPU)."""
         r = self.recipe
         rand = StepRandom.for_step(r.seed, self.step, self.device)
-        torch.manual_seed(r.seed * 1_000_003 + self.step)  # dropout layers, if any
+        torch.manual_seed(rand.key)  # dropout layers, if any
         began = time.perf_counter()
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()

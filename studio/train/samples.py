@@ -37,8 +37,7 @@ def sample_grid(module: torch.nn.Module, config: ModelConfig, data: TrainingData
     first = {}  # caption → index of its first image
     for i, caption in enumerate(data.captions):
         first.setdefault(caption, i)
-    spread = np.linspace(0, len(first) - 1, min(GRID, len(first))).round().astype(int) if first else []
-    captions = [list(first)[i] for i in spread] or [""]
+    captions = spread(list(first), min(GRID, len(first))) or [""]
     n = len(captions)
     extra = aug = None
     if config.role is Role.SR:
@@ -62,6 +61,13 @@ def sample_grid(module: torch.nn.Module, config: ModelConfig, data: TrainingData
     out = sample_ddim(denoise, x, chain).clamp(-1, 1)
     images = ((out + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
     return tile(images, 4)
+
+
+def spread(items: list, count: int) -> list:
+    """`count` items evenly spaced over `items`, first and last included (repeating when there are fewer)."""
+    if not items:
+        return []
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
 def save_sample_grid(module, config: ModelConfig, data: TrainingData, path: Path) -> Path | None:
