@@ -118,7 +118,8 @@ def _add_train_all(commands) -> None:
     p.add_argument("--work", default=None, help="folder for checkpoints and stage logs (default: OUT/work)")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None,
                    help="where to train (default: cuda; cpu for a dry run)")
-    p.add_argument("--budget-minutes", type=float, default=None, help="every stage's wall-clock budget")
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="the longest stage's wall-clock budget; the others keep their share of it")
     p.add_argument("--dry-run", action="store_true",
                    help="the same run with tiny networks and a few seconds each (on the CPU unless --device)")
 

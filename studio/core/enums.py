@@ -88,6 +88,13 @@ class NetKind(str, Enum):
     CLASSIFIER = "classifier"  # EncoderUNetModel
 
 
+class TextPooling(str, Enum):
+    """Which text features our encoder hands the U-Net's timestep embedding as the prompt's summary."""
+
+    EOS = "eos"  # the features at <eos> (GLIDE's choice; needs a deep encoder to carry the prompt)
+    MEAN = "mean"  # the mean over the prompt's tokens: word identity reaches the U-Net from the first step
+
+
 class Pooling(str, Enum):
     """How OpenAI's noisy classifier pools its last feature map into logits."""
 

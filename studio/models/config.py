@@ -7,7 +7,16 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from typing import Any
 
-from studio.core.enums import Architecture, NetKind, Pooling, PredictionType, Role, ScheduleKind, VarianceType
+from studio.core.enums import (
+    Architecture,
+    NetKind,
+    Pooling,
+    PredictionType,
+    Role,
+    ScheduleKind,
+    TextPooling,
+    VarianceType,
+)
 from studio.models.sd.config import SD1Config
 
 
@@ -100,8 +109,14 @@ class TextEncoderConfig:
     layers: int = 2
     heads: int = 4
     max_length: int = 24
+    # files written before this field existed pool at <eos>; new presets take the mean (docs/training.md)
+    pooling: TextPooling = TextPooling.EOS
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "pooling", TextPooling(self.pooling))
+        except ValueError:
+            raise ValueError(f"text.pooling must be one of: {', '.join(p.value for p in TextPooling)}") from None
         _check(tuple(self.vocab[:4]) == ("<pad>", "<unk>", "<bos>", "<eos>"),
                "text.vocab must start with <pad>, <unk>, <bos>, <eos>")
         _check(len(set(self.vocab)) == len(self.vocab), "text.vocab has duplicate words")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from studio.core.enums import Role
+from studio.core.enums import Role, TextPooling
 from studio.models.config import ClassifierConfig, DiffusionConfig, ModelConfig, TextEncoderConfig, UNetConfig
 from studio.models.tokenizer import SPECIALS
 
@@ -15,7 +15,8 @@ TINY_VOCAB = (*SPECIALS, "red", "green", "blue", "apple", "face", "cat", "heart"
 def gpu_base_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
     """The GPU cascade's base: 32×32, text-conditioned, attention at 8×8; 7.8 M parameters with the emoji
     vocabulary, so its float16 file stays under 16 MiB (docs/training.md §GPU)."""
-    text = TextEncoderConfig(vocab=tuple(vocab), width=128, layers=2, heads=4, max_length=24)
+    text = TextEncoderConfig(vocab=tuple(vocab), width=128, layers=2, heads=4, max_length=24,
+                             pooling=TextPooling.MEAN)
     unet = UNetConfig(model_channels=64, channel_mult=(1, 2, 2), num_res_blocks=2,
                       attention_resolutions=(8,), num_head_channels=32, resolution=32, text_dim=128)
     return ModelConfig(role=Role.BASE, resolution=32, diffusion=DiffusionConfig(), unet=unet, text=text)
@@ -24,7 +25,8 @@ def gpu_base_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
 def gpu_sr_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
     """The GPU cascade's super-resolution stage: 32 → 128, no attention (the low-res image already says
     where everything goes), 3.3 M parameters."""
-    text = TextEncoderConfig(vocab=tuple(vocab), width=64, layers=1, heads=2, max_length=24)
+    text = TextEncoderConfig(vocab=tuple(vocab), width=64, layers=1, heads=2, max_length=24,
+                             pooling=TextPooling.MEAN)
     unet = UNetConfig(extra_channels=3, model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1,
                       attention_resolutions=(), num_head_channels=32, resolution=128,
                       text_dim=64, aug_level_embedding=True)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from studio.core.enums import TextPooling
 from studio.models.config import TextEncoderConfig
 from studio.models.tokenizer import EOS
 
@@ -79,6 +80,11 @@ class TextEncoder(nn.Module):
         for block in self.blocks:
             x = block(x, mask)
         x = self.norm(x)
+        return TextConditioning(x, mask, self._pool(x, ids, mask))
+
+    def _pool(self, x: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.config.pooling is TextPooling.MEAN:
+            weights = mask.to(x.dtype)[..., None]
+            return (x * weights).sum(1) / weights.sum(1).clamp(min=1)
         eos = (ids == EOS).float().argmax(dim=1)
-        pooled = x[torch.arange(ids.shape[0], device=ids.device), eos]
-        return TextConditioning(x, mask, pooled)
+        return x[torch.arange(ids.shape[0], device=ids.device), eos]

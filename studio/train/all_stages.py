@@ -50,7 +50,7 @@ class TrainAllRequest:
     out: Path  # model files, cascade.json, grids and the log
     work: Path  # checkpoints, recipes and each stage's own log
     device: str | None = None  # None: "cuda", or "cpu" for a dry run (a dry run on "cuda" is a pre-flight)
-    budget_minutes: float | None = None  # every stage's budget; None keeps the recipes'
+    budget_minutes: float | None = None  # the longest stage's budget (the others keep their share); None: the recipes'
     dry_run: bool = False
 
 
@@ -74,9 +74,11 @@ def stage_recipes(request: TrainAllRequest) -> tuple[TrainRecipe, ...]:
     if request.dry_run:
         recipes = tuple(r.with_(model=DRY_RUN_MODELS[r.role], batch_size=8, warmup_steps=5,
                                 budget_minutes=DRY_RUN_MINUTES, checkpoint_every=20, log_every=10,
+                                sr_crop=min(r.sr_crop, 16),
                                 note="dry run: a tiny network on the CPU") for r in recipes)
     if request.budget_minutes is not None:
-        recipes = tuple(r.with_(budget_minutes=request.budget_minutes) for r in recipes)
+        scale = request.budget_minutes / max(r.budget_minutes for r in recipes)
+        recipes = tuple(r.with_(budget_minutes=r.budget_minutes * scale) for r in recipes)
     return recipes
 
 
@@ -90,7 +92,7 @@ def train_all(request: TrainAllRequest, report: Report) -> tuple[StageResult, ..
     started = time.monotonic()
     running = {r.role: _launch(name, r, request, device, threads) for name, r in zip(STAGES, recipes, strict=True)}
     report(f"train-all: {', '.join(STAGES)} started on {device}, {threads} CPU thread(s) each, "
-           f"budgets {', '.join(f'{r.budget_minutes:g}' for r in recipes)} min")
+           f"budgets {', '.join(f'{r.budget_minutes:.2f}' for r in recipes)} min")
     deadline = started + 60 * max(r.budget_minutes for r in recipes) + GRACE_SECONDS
     _wait(running, request.work, deadline, report)
     results = tuple(_collect(r, request) for r in recipes)

@@ -98,7 +98,23 @@ def _sr_batch(recipe, config, x0, captions, r: StepRandom, alphas_cumprod) -> Ba
     noise = r.randn(tuple(low.shape)).to(low.device)
     low_aug = augment_low_res(low, aug_t, alphas_cumprod.to(low.device), noise)
     extra = upsample(low_aug, config.resolution)
+    if 0 < recipe.sr_crop < config.resolution:
+        hi, extra = paired_crop(hi, extra, recipe.sr_crop, r)
     return Batch(x0=hi, captions=captions, extra=extra, aug_level=aug_t)
+
+
+def paired_crop(a: torch.Tensor, b: torch.Tensor, side: int, r: StepRandom) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random side×side window of each image of `a` and of `b` (one window per image), gathered
+    in one indexing op rather than a slice per image."""
+    n, _, h, w = a.shape
+    top = (r.rand((n,)) * (h - side + 1)).long().clamp(max=h - side).to(a.device)
+    left = (r.rand((n,)) * (w - side + 1)).long().clamp(max=w - side).to(a.device)
+    offsets = torch.arange(side, device=a.device)
+    rows = (top[:, None] + offsets)[:, :, None]  # [n, side, 1]
+    cols = (left[:, None] + offsets)[:, None, :]  # [n, 1, side]
+    batch = torch.arange(n, device=a.device)[:, None, None]
+    # indices split by the channel slice put their broadcast shape first: [n, side, side, C]
+    return a[batch, :, rows, cols].permute(0, 3, 1, 2), b[batch, :, rows, cols].permute(0, 3, 1, 2)
 
 
 def random_resized_crop(images: torch.Tensor, r: StepRandom, min_scale: float) -> torch.Tensor:

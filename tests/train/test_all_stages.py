@@ -80,8 +80,11 @@ def test_the_dry_run_changes_only_the_sizes_and_the_clock_of_the_gpu_recipes():
         real = BUILTIN[name]
         assert dry.role is real.role and dry.lr_schedule is real.lr_schedule and dry.ema_power == real.ema_power
         assert dry.model.startswith("tiny_") and real.model.startswith("gpu_") and dry.budget_minutes < 1
+    real_recipes = stage_recipes(TrainAllRequest(data=None, out=None, work=None))
     longer = stage_recipes(TrainAllRequest(data=None, out=None, work=None, budget_minutes=8.5))
-    assert {r.budget_minutes for r in longer} == {8.5}
+    shares = [r.budget_minutes / b.budget_minutes for r, b in zip(longer, real_recipes, strict=True)]
+    assert max(r.budget_minutes for r in longer) == pytest.approx(8.5)
+    assert shares == pytest.approx([shares[0]] * 3)  # every stage keeps its share of the time
 
 
 @pytest.mark.parametrize("make", [gpu_base_config, gpu_sr_config, gpu_classifier_config])
