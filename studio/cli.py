@@ -133,6 +133,8 @@ def _add_eval(commands) -> None:
     p.add_argument("--max-classes", type=int, default=None)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--eta", type=float, default=None,
+                   help="DDIM η (default: the model's own, as the studio samples it)")
     p.add_argument("--no-cascade", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
@@ -301,14 +303,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _model_defaults(args: argparse.Namespace) -> dict[str, float]:
-    """The scales the authors of `--model` sample with (an imported preset's); an unreadable model is the
-    job's own error to report, so it gives none here."""
-    if not getattr(args, "model", None):
-        return {}
+    """The settings the authors of `--model` (else of the shipped cascade) sample with: an imported preset's
+    scales, our own models' η; an unreadable model is the job's own error to report, so it gives none here."""
     from studio.engine.model_info import ModelFileError, setting_defaults
 
     try:
-        return setting_defaults(args.model)
+        return setting_defaults(getattr(args, "model", None) or default_model_path())
     except (ModelFileError, ValueError, OSError):
         return {}
 

@@ -14,9 +14,11 @@ import numpy as np
 
 from studio.core.enums import Role
 from studio.core.jobs import TextToImage
+from studio.core.paths import default_model_path
 from studio.core.settings import Settings
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
+from studio.engine.model_info import setting_defaults
 from studio.engine.pipeline import Pipeline
 from studio.images.files import save_png
 from studio.images.outputs import check_writable_folder
@@ -122,7 +124,11 @@ def _generate_per_class(args: argparse.Namespace, dataset: ImageDataset, label: 
                         names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """`per_class` images for each class, from the captions of that class's real images."""
     pipeline = Pipeline(ModelCache(choose_device(args.device)))
-    base = Settings(steps=args.steps, guidance_scale=args.guidance, cascade=not args.no_cascade, seed=args.seed)
+    # the model's own defaults (our models' η), as a user gets them; the flags given override them
+    base = Settings(**setting_defaults(args.model or default_model_path())).with_(
+        steps=args.steps, guidance_scale=args.guidance, cascade=not args.no_cascade, seed=args.seed)
+    if args.eta is not None:
+        base = base.with_(eta=args.eta)
     classes = sorted(set(dataset.labels[label]))[: args.max_classes]
     images, labels = [], []
     for n, cls in enumerate(classes):

@@ -145,7 +145,8 @@ def _sr_stage(s: Settings, models: CascadeModels, inputs: _Inputs, fork: ForkPoi
     chain = stage_chain(models.sr, s.sr_steps, s.spacing)
     if fork is not None and fork.low_res is None and inputs.low_res is None:
         raise ValueError("a fork of the super-resolution stage needs the base image it refined")
-    start = len(chain) - 1 if fork is None else _fork_position(fork, chain)
+    strength = models.sr.config.diffusion.sample_strength  # see DiffusionConfig.sample_strength
+    start = sdedit_steps(len(chain), strength) - 1 if fork is None else _fork_position(fork, chain)
     return _stage(Stage.SR, Task.SUPER_RESOLVE, models.sr, chain, range(start, -1, -1), s, fork,
                   image=inputs.known, mask=inputs.mask, low_res=inputs.low_res)
 

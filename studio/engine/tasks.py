@@ -14,18 +14,18 @@ import torch
 import torch.nn.functional as F
 
 from studio.core.settings import Settings
-from studio.diffusion.cascade import aug_timestep, sr_conditioning, sr_denoiser
+from studio.diffusion.cascade import SRConditioning, aug_timestep, sr_conditioning, sr_denoiser, upsample
 from studio.diffusion.chain import Callback, CancelToken, Step
 from studio.diffusion.denoiser import bind_conditioning
-from studio.diffusion.forward_process import initial_noise
+from studio.diffusion.forward_process import initial_noise, q_sample, randn_like
 from studio.diffusion.ilvr import ilvr
-from studio.diffusion.inpaint import composite, inpaint, mask_channel_denoiser
+from studio.diffusion.inpaint import composite, inpaint, mask_channel_denoiser, mask_channels
 from studio.diffusion.samplers import SamplerOptions, sample, sampler_spec
 from studio.diffusion.sdedit import sdedit
 from studio.engine.conditioning import guided, model_denoiser_of, prompt_network, training_schedule
 from studio.engine.inputs import fit_image, fit_mask
 from studio.engine.plan import StagePlan, Task
-from studio.models.families import LatentSpace, family_of
+from studio.models.families import LatentSpace, StageSampling, family_of
 from studio.models.files import LoadedModel
 
 
@@ -148,14 +148,21 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
     how = family_of(sr.config).sampling(sr.config)
     low = how.low_res_input(low)
     schedule = training_schedule(sr)
-    cond = sr_conditioning(low, sr.config.resolution, aug_timestep(s.noise_augmentation, len(schedule)),
-                           schedule.alphas_cumprod, generator=ctx.generator)
+    cond = _sr_inputs(how, low, sr.config.resolution, s, schedule.alphas_cumprod, ctx.generator)
+    extra = cond.extra
+    if how.sr_mask_channels:  # nothing known outside an inpainting: every pixel is regenerated
+        known = inputs.image if inputs.image is not None else torch.zeros_like(extra)
+        mask = inputs.mask if inputs.mask is not None else torch.ones_like(extra[:1, :1])
+        extra = torch.cat([extra, mask_channels(known, mask)], dim=1)
     prompt = prompt_network(sr, s, low.shape[0], guidance_scale=1.0)
     diffusion = sr.config.diffusion
     inner = sr_denoiser(prompt.network, schedule.alphas_cumprod, diffusion.prediction, diffusion.variance,
-                        cond.extra, cond.aug_level)
+                        extra, cond.aug_level)
     x = _forked(plan, ctx)
-    if x is None:
+    if x is None and plan.start < len(plan.chain) - 1:  # the model's sample_strength: from the noised upsample
+        start = upsample(low, sr.config.resolution).clamp(-1, 1)
+        x = q_sample(start, plan.chain.alphas_cumprod[plan.start], randn_like(start, ctx.generator))
+    elif x is None:
         x = how.temperature * initial_noise((low.shape[0], 3, sr.config.resolution, sr.config.resolution),
                                             ctx.generator, ctx.device)
     out = sample(s.sampler, guided(inner, prompt, s), x, plan.chain, variance=_variance(plan), options=_options(s),
@@ -164,6 +171,17 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
         out = composite(out, inputs.image, inputs.mask)
         ctx.show_result(out)
     return StageOutput(out, refined=low)
+
+
+def _sr_inputs(how: StageSampling, low: torch.Tensor, size: int, s: Settings, alphas_cumprod: torch.Tensor,
+               generator: torch.Generator) -> SRConditioning:
+    """The upsampled low-res image and its augmentation level: ours noised to the settings' level and
+    resized bicubically; the references' upsamplers get their own bilinear resize of the clean image."""
+    if how.low_res_bilinear:
+        up = F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
+        return SRConditioning(extra=up, aug_level=torch.zeros(low.shape[0], dtype=torch.long, device=low.device))
+    return sr_conditioning(low, size, aug_timestep(s.noise_augmentation, len(alphas_cumprod)), alphas_cumprod,
+                           generator=generator)
 
 
 RUNNERS = {

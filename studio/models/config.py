@@ -248,8 +248,18 @@ class DiffusionConfig:
     timesteps: int = 1000
     prediction: PredictionType = PredictionType.EPSILON
     variance: VarianceType = VarianceType.POSTERIOR
+    # The DDIM η the model samples best with, the settings' default when it is opened. A network trained
+    # for minutes has score errors that the deterministic η = 0 carries to the end as grain; the fresh
+    # noise of η = 1 washes them out (docs/training.md §GPU).
+    sample_eta: float = 0.0
+    # SR models: the share of the chain the cascade's SR stage runs, starting from the upsampled low-res
+    # image noised to that point rather than from pure noise. An ε-model's x̂₀ is ill-defined where ᾱ → 0,
+    # and a briefly trained one fixes wrong colours there that the low-res image then cannot undo.
+    sample_strength: float = 1.0
 
     def __post_init__(self) -> None:
+        _check(0.0 <= self.sample_eta <= 1.0, "diffusion.sample_eta must lie in [0, 1]")
+        _check(0.0 < self.sample_strength <= 1.0, "diffusion.sample_strength must lie in (0, 1]")
         for name, kind in (("schedule", ScheduleKind), ("prediction", PredictionType),
                            ("variance", VarianceType)):
             try:

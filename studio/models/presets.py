@@ -9,6 +9,11 @@ from studio.core.enums import Role, TextPooling
 from studio.models.config import ClassifierConfig, DiffusionConfig, ModelConfig, TextEncoderConfig, UNetConfig
 from studio.models.tokenizer import SPECIALS
 
+# The GPU and CPU cascades train for minutes: they sample with η = 1, and their SR stages start from the
+# noised upsample at 0.8 of the chain (DiffusionConfig.sample_eta, .sample_strength; docs/training.md §GPU)
+BRIEFLY_TRAINED = DiffusionConfig(sample_eta=1.0)
+BRIEFLY_TRAINED_SR = DiffusionConfig(sample_eta=1.0, sample_strength=0.8)
+
 TINY_VOCAB = (*SPECIALS, "red", "green", "blue", "apple", "face", "cat", "heart", "star")
 
 
@@ -19,7 +24,7 @@ def gpu_base_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
                              pooling=TextPooling.MEAN)
     unet = UNetConfig(model_channels=64, channel_mult=(1, 2, 2), num_res_blocks=2,
                       attention_resolutions=(8,), num_head_channels=32, resolution=32, text_dim=128)
-    return ModelConfig(role=Role.BASE, resolution=32, diffusion=DiffusionConfig(), unet=unet, text=text)
+    return ModelConfig(role=Role.BASE, resolution=32, diffusion=BRIEFLY_TRAINED, unet=unet, text=text)
 
 
 def gpu_sr_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
@@ -30,7 +35,7 @@ def gpu_sr_config(vocab: Sequence[str] = TINY_VOCAB) -> ModelConfig:
     unet = UNetConfig(extra_channels=3, model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1,
                       attention_resolutions=(), num_head_channels=32, resolution=128,
                       text_dim=64, aug_level_embedding=True)
-    return ModelConfig(role=Role.SR, resolution=128, unet=unet, text=text, low_res=32)
+    return ModelConfig(role=Role.SR, resolution=128, diffusion=BRIEFLY_TRAINED_SR, unet=unet, text=text, low_res=32)
 
 
 def gpu_classifier_config(class_names: Sequence[str] = ("a", "b")) -> ModelConfig:
@@ -47,7 +52,7 @@ def cpu_base_config(vocab: Sequence[str] = TINY_VOCAB, resolution: int = 16) -> 
     unet = UNetConfig(model_channels=32, channel_mult=(1, 2, 4), num_res_blocks=2 if deep else 1,
                       attention_resolutions=tuple(r for r in (resolution // 2, resolution // 4) if r <= 12),
                       num_head_channels=32, resolution=resolution, text_dim=128)
-    return ModelConfig(role=Role.BASE, resolution=resolution, diffusion=DiffusionConfig(), unet=unet, text=text)
+    return ModelConfig(role=Role.BASE, resolution=resolution, diffusion=BRIEFLY_TRAINED, unet=unet, text=text)
 
 
 def cpu_sr_config(vocab: Sequence[str] = TINY_VOCAB, low_res: int = 16, resolution: int = 64) -> ModelConfig:
@@ -56,7 +61,8 @@ def cpu_sr_config(vocab: Sequence[str] = TINY_VOCAB, low_res: int = 16, resoluti
     unet = UNetConfig(extra_channels=3, model_channels=32, channel_mult=(1, 2, 2), num_res_blocks=1,
                       attention_resolutions=(), num_head_channels=32, resolution=resolution, text_dim=64,
                       aug_level_embedding=True)
-    return ModelConfig(role=Role.SR, resolution=resolution, unet=unet, text=text, low_res=low_res)
+    return ModelConfig(role=Role.SR, resolution=resolution, diffusion=BRIEFLY_TRAINED_SR, unet=unet, text=text,
+                       low_res=low_res)
 
 
 def cpu_classifier_config(class_names: Sequence[str] = ("a", "b"), resolution: int = 16) -> ModelConfig:

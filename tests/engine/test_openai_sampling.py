@@ -4,6 +4,7 @@ tiny files imported through `studio import` from the parity fixtures' reference 
 
 import json
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,13 @@ def test_the_engine_s_conventions_become_the_references_inputs():
                    aug_level=torch.tensor([0]))
     assert torch.equal(net.kwargs["inpaint_mask"], 1 - regenerate)  # GLIDE: 1 = known
     assert torch.equal(net.kwargs["inpaint_image"], image) and "aug_level" not in net.kwargs
+    up_inpaint = spec_from_flags(Architecture.GLIDE, {"inpaint": True, "super_res": True, "small_size": 32,
+                                                      "image_size": 64}).config
+    low = torch.randn(1, 3, 4, 4)  # the upsampling inpainter: low-res first, then the inpainting channels
+    family.forward(net, up_inpaint, torch.zeros(1, 3, 4, 4), torch.tensor([7]),
+                   extra=torch.cat([low, regenerate, image], 1))
+    assert torch.equal(net.kwargs["low_res"], low) and torch.equal(net.kwargs["inpaint_mask"], 1 - regenerate)
+    assert torch.equal(net.kwargs["inpaint_image"], image)
     iddpm = spec_from_flags(Architecture.IDDPM, {"diffusion_steps": 4000}).config
     FAMILIES[Architecture.IDDPM].forward(net, iddpm, torch.zeros(1, 3, 4, 4), torch.tensor([2000]))
     assert net.t.tolist() == [500.0]  # the network sees t·1000/T
@@ -130,8 +138,7 @@ def test_glide_s_upsampler_starts_from_noise_at_temperature_0_997(glide_cascade)
     image = np.random.default_rng(2).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     result = _run(Upscale(str(glide_cascade), Settings(prompt="a fox", sr_steps=2, seed=9), image))
     generator = torch.Generator().manual_seed(9)
-    torch.randn((1, 3, 8, 8), generator=generator)  # the first draw: the low-res image's augmentation noise
-    z = torch.randn((1, 3, 16, 16), generator=generator)
+    z = torch.randn((1, 3, 16, 16), generator=generator)  # the first draw: no augmentation noise before it
     assert torch.allclose(torch.from_numpy(result.frames[0].x_t), 0.997 * z, atol=1e-6)
 
 
@@ -178,3 +185,31 @@ def test_a_file_imported_as_a_preset_opens_with_its_authors_guidance_scale(tmp_p
     assert settings("--model", str(tmp_path / "preset.safetensors")).guidance_scale == 5.0
     assert settings("--model", str(tmp_path / "preset.safetensors"), "--guidance", "2").guidance_scale == 2.0
     assert settings("--model", str(tmp_path / "flags.safetensors")).guidance_scale == 3.0
+
+
+def test_an_upsampler_gets_the_clean_low_res_image_through_its_own_bilinear_resize(glide_cascade):
+    """The references sample their upsamplers with the base output as it is (no augmentation) and resize
+    it bilinearly (align_corners=False) inside the network: the low_res the network receives is that."""
+    import torch.nn.functional as F
+
+    from studio.core.jobs import Upscale
+    from studio.core.settings import Settings
+    from studio.engine.cache import ModelCache
+    from studio.engine.device import choose_device
+    from studio.engine.pipeline import Pipeline
+    from studio.engine.previews import from_uint8
+
+    image = np.random.default_rng(5).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    pipeline = Pipeline(ModelCache(choose_device("cpu")))
+    sr = pipeline.cache.get(glide_cascade / "sr.safetensors")
+    seen = []
+    hook = sr.module.register_forward_pre_hook(lambda m, args, kwargs: seen.append(kwargs["low_res"].clone()),
+                                               with_kwargs=True)
+    try:
+        settings = Settings(prompt="a fox", sr_steps=2, seed=9, noise_augmentation=0.5)  # ignored here
+        pipeline.run(Upscale(str(glide_cascade), settings, image), 1, threading.Event(), lambda e: None)
+    finally:
+        hook.remove()
+    eight_bit = from_uint8(image)  # already on the 8-bit grid the GLIDE upsampler rounds to
+    expected = F.interpolate(eight_bit, size=(16, 16), mode="bilinear", align_corners=False)
+    assert len(seen) == 2 and torch.allclose(seen[0], expected, atol=1e-6)

@@ -359,3 +359,55 @@ def test_static_clipping_bounds_the_guided_x0_not_each_half_of_it(tiny_cascade):
         loose = base_denoiser(settings.with_(thresholding=Thresholding.NONE))(x_t, t)
     assert loose.x0.abs().max() > 1.5  # guidance does push x̂₀ out of range here …
     assert pred.x0.abs().max() <= 1.0 + 1e-6  # … and the clip applies to what the sampler gets
+
+
+@pytest.fixture(scope="module")
+def partial_sr_cascade(tmp_path_factory, tiny_cascade):
+    """The tiny cascade with an SR stage whose model asks for sample_strength 0.3 and η = 1."""
+    import json
+    import shutil
+    from dataclasses import replace
+
+    from studio.models.presets import tiny_sr_config
+    from tests.conftest import write_model
+
+    folder = tmp_path_factory.mktemp("partial-sr")
+    for name in ("base.safetensors", "classifier.safetensors", "cascade.json"):
+        shutil.copyfile(tiny_cascade / name, folder / name)
+    config = tiny_sr_config()
+    config = replace(config, diffusion=replace(config.diffusion, sample_strength=0.3, sample_eta=1.0))
+    write_model(folder / "sr.safetensors", config, 2, "tiny sr, partial")
+    assert json.loads((folder / "cascade.json").read_text())["sr"] == "sr.safetensors"
+    return folder
+
+
+def test_an_sr_model_with_a_sample_strength_starts_from_its_noised_upsampled_input(partial_sr_cascade):
+    """sample_strength 0.3 of 10 SR steps: 3 steps, the first x_t is √ᾱ·upsample(low) + √(1−ᾱ)·z at the
+    chain's position 2 — close to the upsampled image, where a full-chain start is pure noise."""
+    from studio.diffusion.cascade import upsample
+    from studio.engine.previews import from_uint8
+
+    image = np.random.default_rng(2).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    settings = FAST.with_(noise_augmentation=0.0, sr_steps=10)
+    result, events = run(Upscale(str(partial_sr_cascade), settings, image))
+    assert events[0].stages == ((Stage.SR, 3),) and len(result.frames) == 3
+    from studio.engine.cache import ModelCache
+    from studio.engine.models import load_cascade
+    from studio.engine.plan import plan_job
+
+    models = load_cascade(ModelCache(choose_device("cpu")), partial_sr_cascade)
+    (sr,) = plan_job(Upscale(str(partial_sr_cascade), settings, image), models).stages
+    abar = float(sr.chain.alphas_cumprod[2])
+    assert sr.positions == (2, 1, 0)
+    up = upsample(from_uint8(image), 32).clamp(-1, 1)
+    z = (torch.from_numpy(result.frames[0].x_t) - abar**0.5 * up) / (1 - abar) ** 0.5
+    assert abs(float(z.mean())) < 0.1 and abs(float(z.std()) - 1) < 0.1  # what is left is the unit noise
+    assert abs(float(torch.corrcoef(torch.stack([z.flatten(), up.flatten()]))[0, 1])) < 0.1
+
+
+def test_our_models_sampling_defaults_come_from_their_config(partial_sr_cascade, tiny_cascade):
+    from studio.engine.model_info import _defaults, setting_defaults
+    from studio.models.files import read_model_info
+
+    assert _defaults(read_model_info(partial_sr_cascade / "sr.safetensors").config) == {"eta": 1.0}
+    assert setting_defaults(tiny_cascade) == {}  # η = 0 is the settings' own default: nothing to say

@@ -53,3 +53,18 @@ def test_unknown_values_and_fields_are_named():
 def test_enums_come_back_as_enums():
     config = ModelConfig.from_json(PRESETS["tiny_base"]().to_json())
     assert config.diffusion.prediction is PredictionType.EPSILON and config.role is Role.BASE
+
+
+def test_the_sampling_hints_of_our_briefly_trained_models_round_trip_and_are_bounded():
+    base, sr = PRESETS["gpu_base_32"](), PRESETS["gpu_sr_128"]()
+    assert (base.diffusion.sample_eta, base.diffusion.sample_strength) == (1.0, 1.0)
+    assert (sr.diffusion.sample_eta, sr.diffusion.sample_strength) == (1.0, 0.8)
+    assert ModelConfig.from_json(sr.to_json()) == sr
+    assert base.text.pooling.value == "mean" and ModelConfig.from_json(base.to_json()).text == base.text
+    older = sr.to_dict()
+    del older["diffusion"]["sample_eta"], older["diffusion"]["sample_strength"]
+    assert ModelConfig.from_dict(older).diffusion == DiffusionConfig()  # files from before: η = 0, whole chain
+    with pytest.raises(ValueError, match=r"sample_strength must lie in \(0, 1\]"):
+        DiffusionConfig(sample_strength=0.0)
+    with pytest.raises(ValueError, match=r"sample_eta must lie in \[0, 1\]"):
+        DiffusionConfig(sample_eta=1.5)

@@ -1,7 +1,9 @@
 """The tokenizer and the text encoder."""
 
+import pytest
 import torch
 
+from studio.core.enums import TextPooling
 from studio.models.config import TextEncoderConfig
 from studio.models.text_encoder import TextEncoder
 from studio.models.tokenizer import BOS, EOS, PAD, UNK, Tokenizer
@@ -31,6 +33,27 @@ def test_the_pooled_vector_is_the_feature_at_eos_and_differs_per_prompt():
     eos = (ids == EOS).float().argmax(1)
     assert torch.equal(out.pooled, out.tokens[torch.arange(3), eos])
     assert not torch.allclose(out.pooled[0], out.pooled[1])
+
+
+def test_mean_pooling_averages_the_prompts_tokens_and_ignores_the_padding():
+    torch.manual_seed(0)
+    tok = Tokenizer.build(["red apple", "blue cat"])
+    config = TextEncoderConfig(vocab=tok.vocab, width=32, heads=2, layers=1, max_length=8, pooling=TextPooling.MEAN)
+    enc = TextEncoder(config).eval()
+    ids, mask = tok.encode(["red apple", "blue", ""], 8)
+    out = enc(ids, mask)
+    for row in range(3):
+        real = int(mask[row].sum())
+        assert torch.allclose(out.pooled[row], out.tokens[row, :real].mean(0), atol=1e-6)
+    alone = enc(*tok.encode(["blue"], 8))  # padding to another length changes nothing
+    assert torch.allclose(alone.pooled[0], out.pooled[1], atol=1e-5)
+
+
+def test_files_written_before_the_pooling_field_pool_at_eos():
+    config = TextEncoderConfig.__dataclass_fields__["pooling"].default
+    assert config is TextPooling.EOS
+    with pytest.raises(ValueError, match="text.pooling must be one of: eos, mean"):
+        TextEncoderConfig(pooling="max")
 
 
 def test_conditioning_batches_concatenate_with_padding():

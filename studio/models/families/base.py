@@ -46,13 +46,19 @@ class StageSampling:
     temperature: float = 1.0  # x_T drawn as temperature·z (glide-text2im's upsample_temp, 0.997)
     low_res_8bit: bool = False  # the low-res input rounded to 8 bits first, as the upsampler was trained
     known_into_x0: bool = False  # inpainting: the known pixels forced into x̂₀ before clipping (denoised_fn)
+    # an upsampler that resizes the low-res image itself, bilinearly, and was sampled with it clean: the
+    # stage gives it that (the same bilinear resize done before the network is the identity inside it)
+    low_res_bilinear: bool = False
+    # an upsampler with inpainting channels: after the low-res image come [mask (1 = regenerate), known]
+    sr_mask_channels: bool = False
     # the authors' scales, the settings' defaults when the model is opened (None: keep the user's)
     guidance_scale: float | None = None  # classifier-free guidance
     class_guidance: float | None = None  # classifier guidance, with the classifier the authors paired
+    eta: float | None = None  # DDIM η (our own models: DiffusionConfig.sample_eta)
 
     def setting_defaults(self) -> dict[str, float]:
         """The `Settings` fields this model's authors chose, by field name."""
-        scales = {"guidance_scale": self.guidance_scale, "class_guidance": self.class_guidance}
+        scales = {"guidance_scale": self.guidance_scale, "class_guidance": self.class_guidance, "eta": self.eta}
         return {name: value for name, value in scales.items() if value is not None}
 
     def low_res_input(self, low_res: torch.Tensor) -> torch.Tensor:

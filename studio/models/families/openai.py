@@ -80,7 +80,8 @@ class OpenAIFamily:
         preset = PRESETS.get(config.openai.preset)
         authors = preset.sampling if preset is not None else None
         return StageSampling(temperature=GLIDE_UPSAMPLE_TEMPERATURE if glide_sr else 1.0, low_res_8bit=glide_sr,
-                             known_into_x0=kind in INPAINT_KINDS,
+                             known_into_x0=kind in INPAINT_KINDS, low_res_bilinear=kind in SUPER_RES_KINDS,
+                             sr_mask_channels=kind is NetKind.SUPER_RES_INPAINT,
                              guidance_scale=authors.guidance_scale if authors and authors.guidance_scale else None,
                              class_guidance=authors.classifier_scale if authors and authors.classifier else None)
 
@@ -88,10 +89,13 @@ class OpenAIFamily:
                 **conditioning) -> torch.Tensor:
         """The engine's conventions → the reference's inputs: rescaled timesteps where the file wants them;
         `extra` as the upsampler's low-res image, or a mask-channel model's [mask (1 = regenerate), masked
-        image] as GLIDE's inpaint_image and inpaint_mask (1 = known); no augmentation-level input."""
+        image] as GLIDE's inpaint_image and inpaint_mask (1 = known) — both, in that order, for the
+        upsampling inpainter; no augmentation-level input."""
         conditioning.pop("aug_level", None)
         extra = conditioning.pop("extra", None)
         kind = config.openai.kind
+        if extra is not None and kind is NetKind.SUPER_RES_INPAINT:
+            conditioning["low_res"], extra = extra[:, :3], extra[:, 3:]
         if extra is not None and kind in INPAINT_KINDS:
             regenerate, image = extra[:, :1], extra[:, 1:]
             conditioning |= {"inpaint_image": image, "inpaint_mask": 1 - regenerate}

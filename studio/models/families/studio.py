@@ -58,7 +58,8 @@ class StudioFamily:
         return Conditioning({k: v for k, v in kwargs.items() if v is not None}, paired)
 
     def sampling(self, config: ModelConfig) -> StageSampling:
-        return StageSampling()
+        eta = config.diffusion.sample_eta if config.role is not Role.CLASSIFIER else 0.0
+        return StageSampling(eta=eta or None)
 
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning) -> torch.Tensor:
