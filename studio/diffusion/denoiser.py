@@ -88,7 +88,9 @@ def model_denoiser(
             return Prediction.from_eps(x_t, abar, out, var_frac=var_frac)
         if prediction is PredictionType.SAMPLE:
             return Prediction.from_x0(x_t, abar, out, var_frac=var_frac)
-        return Prediction.from_eps(x_t, abar, param.eps_from_v(x_t, out, abar), var_frac=var_frac)
+        # both read off v directly: x̂₀ through ε̂ would divide by √ᾱ_t → 0 at the chain's noisy end
+        return Prediction(x_t=x_t, abar=abar, eps=param.eps_from_v(x_t, out, abar),
+                          x0=param.x0_from_v(x_t, out, abar), var_frac=var_frac)
 
     return denoise
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 
-from studio.core.enums import Role, TextPooling
+from studio.core.enums import PredictionType, Role, TextPooling
 from studio.models.config import ClassifierConfig, DiffusionConfig, ModelConfig, TextEncoderConfig, UNetConfig
 from studio.models.tokenizer import SPECIALS
 
 # The GPU and CPU cascades train for minutes: they sample with η = 1, and their SR stages start from the
-# noised upsample at 0.8 of the chain (DiffusionConfig.sample_eta, .sample_strength; docs/training.md §GPU)
+# noised upsample at 0.8 of the chain (DiffusionConfig.sample_eta, .sample_strength; docs/training.md §GPU).
+# The SR stages predict v (Salimans & Ho 2022): x̂₀ stays well-posed where ᾱ → 0, so the colours the
+# low-res image fixes are kept from the first step (Imagen's reason for v in its upsamplers).
 BRIEFLY_TRAINED = DiffusionConfig(sample_eta=1.0)
-BRIEFLY_TRAINED_SR = DiffusionConfig(sample_eta=1.0, sample_strength=0.8)
+BRIEFLY_TRAINED_SR = DiffusionConfig(prediction=PredictionType.V, sample_eta=1.0, sample_strength=0.8)
 
 TINY_VOCAB = (*SPECIALS, "red", "green", "blue", "apple", "face", "cat", "heart", "star")
 
@@ -93,6 +96,18 @@ def tiny_classifier_config(class_names: Sequence[str] = ("a", "b", "c"), resolut
     return ModelConfig(role=Role.CLASSIFIER, resolution=resolution, classifier=classifier)
 
 
+def dry_run_config(real: Callable[..., ModelConfig], tiny: Callable[..., ModelConfig]) -> Callable[..., ModelConfig]:
+    """A tiny network with the real preset's diffusion process and text pooling: `train-all --dry-run` then
+    walks the very code paths (prediction target, sampling hints) the real run will."""
+
+    def config(*args, **kwargs) -> ModelConfig:
+        small, big = tiny(*args, **kwargs), real()
+        text = replace(small.text, pooling=big.text.pooling) if small.text else None
+        return replace(small, diffusion=big.diffusion, text=text)
+
+    return config
+
+
 PRESETS: dict[str, Callable[..., ModelConfig]] = {
     "cpu_base_16": partial(cpu_base_config, resolution=16),
     "cpu_base_24": partial(cpu_base_config, resolution=24),
@@ -109,4 +124,7 @@ PRESETS: dict[str, Callable[..., ModelConfig]] = {
     "tiny_base": tiny_base_config,
     "tiny_sr": tiny_sr_config,
     "tiny_classifier": tiny_classifier_config,
+    "dry_base": dry_run_config(gpu_base_config, tiny_base_config),
+    "dry_sr": dry_run_config(gpu_sr_config, tiny_sr_config),
+    "dry_classifier": dry_run_config(gpu_classifier_config, tiny_classifier_config),
 }

@@ -38,7 +38,7 @@ from studio.train.samples import sample_grid
 
 STAGES = ("gpu-base", "gpu-sr", "gpu-classifier")
 # the dry run's networks: the same roles and code paths at a size two CPU cores train in seconds
-DRY_RUN_MODELS = {Role.BASE: "tiny_base", Role.SR: "tiny_sr", Role.CLASSIFIER: "tiny_classifier"}
+DRY_RUN_MODELS = {Role.BASE: "dry_base", Role.SR: "dry_sr", Role.CLASSIFIER: "dry_classifier"}
 DRY_RUN_MINUTES = 0.1
 GRACE_SECONDS = 90.0  # start-up, the last checkpoint and the model file, beyond the training budget
 REPORT_EVERY = 30.0

@@ -149,3 +149,19 @@ def test_ddim_ignores_the_learned_variance_channels():
     learned = model_denoiser(_learned_net(0.4), AB, PredictionType.EPSILON, VarianceType.LEARNED_RANGE)
     plain = model_denoiser(_networks()[PredictionType.EPSILON], AB)
     assert torch.allclose(sample_ddim(learned, x, chain), sample_ddim(plain, x, chain), atol=1e-12)
+
+
+def test_a_v_network_s_x0_stays_exact_where_the_cosine_chain_ends_at_alpha_bar_near_zero():
+    """ᾱ_999 ≈ 2e-9 on the cosine schedule: x̂₀ = √ᾱ x_t − √(1−ᾱ) v is read off v directly, in float32 —
+    going through ε̂ and dividing by √ᾱ would amplify float32 rounding ~2·10⁴-fold."""
+    from studio.diffusion.schedule import cosine_schedule
+
+    abar_table = cosine_schedule().alphas_cumprod.float()
+    x0 = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(6)) * 2 - 1
+    eps = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(7))
+    t = torch.tensor([999, 998])
+    abar = abar_at(abar_table, t, x0)
+    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
+    v = p.v_from(x0, eps, abar)
+    pred = model_denoiser(lambda x, s: v, abar_table, PredictionType.V)(x_t, t)
+    assert torch.allclose(pred.x0, x0, atol=1e-5) and torch.allclose(pred.eps, eps, atol=1e-5)

@@ -63,7 +63,8 @@ def test_the_sampling_hints_of_our_briefly_trained_models_round_trip_and_are_bou
     assert base.text.pooling.value == "mean" and ModelConfig.from_json(base.to_json()).text == base.text
     older = sr.to_dict()
     del older["diffusion"]["sample_eta"], older["diffusion"]["sample_strength"]
-    assert ModelConfig.from_dict(older).diffusion == DiffusionConfig()  # files from before: η = 0, whole chain
+    older_diffusion = ModelConfig.from_dict(older).diffusion  # files from before: η = 0, the whole chain
+    assert (older_diffusion.sample_eta, older_diffusion.sample_strength) == (0.0, 1.0)
     with pytest.raises(ValueError, match=r"sample_strength must lie in \(0, 1\]"):
         DiffusionConfig(sample_strength=0.0)
     with pytest.raises(ValueError, match=r"sample_eta must lie in \[0, 1\]"):

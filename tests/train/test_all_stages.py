@@ -11,7 +11,7 @@ from studio.cli import main
 from studio.core.enums import Role
 from studio.models.config import ModelCard
 from studio.models.files import build_module, load_model
-from studio.models.presets import gpu_base_config, gpu_classifier_config, gpu_sr_config
+from studio.models.presets import PRESETS, gpu_base_config, gpu_classifier_config, gpu_sr_config
 from studio.models.tokenizer import SPECIALS
 from studio.train.all_stages import STAGES, TrainAllRequest, _collect, stage_recipes
 from studio.train.datasets import save_dataset
@@ -74,12 +74,18 @@ def test_a_stage_that_left_nothing_is_reported_failed_with_its_last_log_line(tmp
     assert result.model is None and result.how == "failed: studio: error: out of memory"
 
 
+def parameters(config) -> int:
+    return sum(p.numel() for p in build_module(config).parameters())
+
+
 def test_the_dry_run_changes_only_the_sizes_and_the_clock_of_the_gpu_recipes():
     request = TrainAllRequest(data=None, out=None, work=None, dry_run=True)
     for name, dry in zip(STAGES, stage_recipes(request), strict=True):
         real = BUILTIN[name]
         assert dry.role is real.role and dry.lr_schedule is real.lr_schedule and dry.ema_power == real.ema_power
-        assert dry.model.startswith("tiny_") and real.model.startswith("gpu_") and dry.budget_minutes < 1
+        assert dry.model.startswith("dry_") and real.model.startswith("gpu_") and dry.budget_minutes < 1
+        small, big = PRESETS[dry.model](), PRESETS[real.model]()
+        assert small.diffusion == big.diffusion and parameters(small) < parameters(big) / 5
     real_recipes = stage_recipes(TrainAllRequest(data=None, out=None, work=None))
     longer = stage_recipes(TrainAllRequest(data=None, out=None, work=None, budget_minutes=8.5))
     shares = [r.budget_minutes / b.budget_minutes for r, b in zip(longer, real_recipes, strict=True)]
