@@ -42,10 +42,13 @@ def refusal(*argv):
     return str(caught.value)
 
 
-def test_without_a_recipe_the_settings_are_the_flags_over_the_defaults():
-    assert parsed("generate", "--prompt", "cat", "--guidance", "7") == Settings(prompt="cat", guidance_scale=7.0)
-    assert parsed("generate", "--no-cascade", "--sampler", "ddpm") == Settings(cascade=False,
-                                                                                sampler=SamplerKind.DDPM)
+def test_without_a_recipe_the_settings_are_the_flags_over_the_model_s_own_defaults():
+    # the shipped cascade samples with η = 1 (DiffusionConfig.sample_eta): the settings it opens with
+    own = Settings(eta=1.0)
+    assert parsed("generate", "--prompt", "cat", "--guidance", "7") == own.with_(prompt="cat", guidance_scale=7.0)
+    assert parsed("generate", "--no-cascade", "--sampler", "ddpm") == own.with_(cascade=False,
+                                                                                 sampler=SamplerKind.DDPM)
+    assert parsed("generate", "--eta", "0").eta == 0.0  # a typed flag wins
 
 
 def test_the_recipe_gives_every_setting_the_flags_do_not(tmp_path):
