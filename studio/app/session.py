@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 from studio.app.background import Background
 from studio.app.canvas import Canvas, CanvasFiles
 from studio.app.checkpoints import CheckpointImporter
+from studio.app.exact_frames import ExactFrames
 from studio.app.gallery import Gallery, GalleryEntry
 from studio.app.generation import GenerationModel, Mode
 from studio.app.properties import Property, load_properties, properties_of, save_properties
@@ -107,12 +108,14 @@ class Session(QObject):
         self.runner = JobRunner(WithOutpaint(runner or Pipeline(ModelCache(choose_device()))), self)
         self.gallery = Gallery(self.folder / "gallery", self)
         self.timeline = Timeline(self)
+        self.exact_frames = ExactFrames(self.timeline, self.runner, self)
         self.canvas_files = CanvasFiles(canvas, self.folder, self.generation, self.background, self)
         self.schedule = SchedulePreview(self.generation, canvas, self.background, curve_of=curve_of, parent=self)
         self.checkpoints = CheckpointImporter(self.background, self)
         self.model: ModelSummary | None = None
         self.partial: np.ndarray | None = None
         self.last_result: Result | None = None
+        self._run_model = ""  # the model of the run going (the user may open another meanwhile)
         self._outpainting = False  # the run going is an outpainting: its result becomes the canvas
         self._wire()
         self._watch_settings()
@@ -126,7 +129,7 @@ class Session(QObject):
         self.runner.step.connect(lambda event: self.schedule.show_frame(event.frame))
         self.timeline.index_changed.connect(lambda _: self.schedule.show_frame(self.timeline.current()))
         self.model_changed.connect(self.schedule.set_model)
-        for part in (self.gallery, self.canvas_files, self.schedule, self.checkpoints):
+        for part in (self.gallery, self.canvas_files, self.schedule, self.checkpoints, self.exact_frames):
             part.error.connect(self.error)
         self.checkpoints.progress.connect(self.message)
         self.checkpoints.imported.connect(self.open_model)  # the imported file opens at once
@@ -222,8 +225,7 @@ class Session(QObject):
         except ValueError as exc:
             self.error.emit(str(exc))
             return None
-        self.timeline.clear()
-        return self.runner.submit(job)
+        return self._submit(job)
 
     def outpaint(self, growth: tuple[int, int, int, int], overlap: int | None = None) -> int | None:
         """Grow the canvas by (left, top, right, bottom) pixels and paint the new area with the current model,
@@ -237,8 +239,12 @@ class Session(QObject):
         except ValueError as exc:
             self.error.emit(str(exc))
             return None
-        self.timeline.clear()
         self._outpainting = True
+        return self._submit(job)
+
+    def _submit(self, job: Job) -> int:
+        self.timeline.clear()
+        self._run_model = job.model
         return self.runner.submit(job)
 
     def _outpaint_job(self, growth: tuple[int, int, int, int], overlap: int | None) -> Outpaint:
@@ -301,7 +307,7 @@ class Session(QObject):
 
     def _on_finished(self, result: Result) -> None:
         self.last_result = result
-        self.timeline.set_result(result)
+        self.timeline.set_result(result, self._run_model)
         if self._outpainting:
             self._outpainting = False
             self.canvas.grow_to(result.images[0], "outpaint")
@@ -387,6 +393,7 @@ class Session(QObject):
         self.canvas_files.stop()
         self.schedule.stop()
         self.timeline.stop()
+        self.exact_frames.stop()
         self.save_settings()
         self.canvas_files.save()
         self.background.shutdown()

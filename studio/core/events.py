@@ -77,4 +77,18 @@ class Note:
     message: str
 
 
-Event = JobStarted | StepEvent | JobFinished | JobCancelled | JobFailed | Note
+@dataclass(frozen=True, eq=False)
+class FrameDecoded:
+    """The answer to `Worker.request_exact_frame`: the frame with its previews decoded exactly."""
+
+    request_id: int
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class DecodeFailed:
+    request_id: int
+    message: str  # one line
+
+
+Event = JobStarted | StepEvent | JobFinished | JobCancelled | JobFailed | Note | FrameDecoded | DecodeFailed
