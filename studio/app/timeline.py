@@ -78,11 +78,12 @@ class Timeline(QObject):
     def fork_point(self) -> ForkPoint | None:
         """The stored x_t of the selected step, ready to re-run from with changed settings.
 
-        The fork keeps the parent's chain: the same number of steps for the forked stage."""
+        The fork keeps the parent's chain: the same number of positions for the forked stage (the frame
+        says how many its plan had; a respaced chain has as many as its string names)."""
         frame = self.current()
         if frame is None or self.result is None:
             return None
         parent = self.result.recipe.settings
-        full = parent.steps if frame.stage is Stage.BASE else parent.sr_steps
+        full = frame.chain_length or (parent.steps if frame.stage is Stage.BASE else parent.sr_steps)
         low = self.result.base_output if frame.stage is Stage.SR else None
         return ForkPoint(frame.stage, frame.index, full, frame.x_t, low_res=low, step=frame.step + 1)

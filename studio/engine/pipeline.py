@@ -40,13 +40,14 @@ class _Run:
     frames: list[Frame] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
-    def recorder(self, stage: Stage, preview: Callable[[torch.Tensor], torch.Tensor], latent: bool = False):
+    def recorder(self, stage: Stage, preview: Callable[[torch.Tensor], torch.Tensor], latent: bool = False,
+                 chain_length: int = 0):
         def record(state: StepState) -> None:
             frame = Frame(
                 stage=stage, step=state.step, total=state.total, index=state.index, t=state.t,
                 x_t_preview=to_uint8(preview(state.x_t)), x0_preview=to_uint8(preview(state.x0)),
                 x_t=state.x_t.detach().float().cpu().numpy(),
-                x0=state.x0.detach().float().cpu().numpy() if latent else None,
+                x0=state.x0.detach().float().cpu().numpy() if latent else None, chain_length=chain_length,
             )
             self.frames.append(frame)
             per_step = (time.perf_counter() - self.started) / len(self.frames)
@@ -114,7 +115,8 @@ def _run_plan(plan: Plan, inputs, job: Job, models: CascadeModels, run: _Run):
     """Each stage's runner on the previous stage's output; returns the images and what the SR stage refined."""
     images = refined = None
     for stage, stage_inputs in zip(plan.stages, inputs, strict=True):
-        record = run.recorder(stage.stage, frame_preview(stage.model), latent_space(stage.model) is not None)
+        record = run.recorder(stage.stage, frame_preview(stage.model), latent_space(stage.model) is not None,
+                              len(stage.chain))
         ctx = StageContext(job.settings, models.classifier, run.device, run.generator, run.cancel, record,
                            lambda x, name=stage.stage: run.show_as_last(name, x))
         out = RUNNERS[stage.task](stage, ctx, stage_inputs, images)

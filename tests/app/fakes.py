@@ -51,8 +51,10 @@ class FakeModels:
         return self.gates[path]
 
 
-def curve_of(model: ModelSummary, steps: int, stage: Stage, spacing=None) -> ScheduleCurve:
-    """A schedule with log SNR(t) = −t/100 and `steps` evenly spaced timesteps from 0 to 999 (any spacing)."""
+def curve_of(model: ModelSummary, steps: int, stage: Stage, spacing=None, respacing: str = "") -> ScheduleCurve:
+    """A schedule with log SNR(t) = −t/100 and `steps` evenly spaced timesteps from 0 to 999 (any spacing); a
+    respacing string that is a plain count stands for that many steps."""
+    steps = int(respacing) if respacing.isdigit() else steps
     length = model.timesteps
     chain = (length - 1,) if steps == 1 else tuple(round(i * (length - 1) / (steps - 1)) for i in range(steps))
     return ScheduleCurve(stage, tuple(-t / 100 for t in range(length)), chain)
