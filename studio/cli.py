@@ -191,7 +191,8 @@ def _number(value: float) -> str:
 COMMON_SETTINGS = (
     SettingFlag("--prompt", "prompt", "what to make"),
     SettingFlag("--negative", "negative_prompt", "negative prompt (replaces the empty prompt in CFG)"),
-    SettingFlag("--steps", "steps", "denoising steps of the base model", int),
+    SettingFlag("--steps", "steps", "denoising steps of the base model (clears a respacing string from the model "
+                "or the recipe)", int),
     # SamplerKind is the sampler table's key set (the contract tests hold them equal); the CLI reads the enum
     # so that `studio --help` does not import torch
     SettingFlag("--sampler", "sampler", "how each step moves (see docs/samplers.md)", str,
@@ -210,7 +211,10 @@ COMMON_SETTINGS = (
     SettingFlag("--seed", "seed", "", int),
     SettingFlag("--batch", "batch_size", "images per run (--out gets -1, -2, …)", int),
     SettingFlag("--no-cascade", "cascade", "skip the super-resolution stage", None),
-    SettingFlag("--sr-steps", "sr_steps", "denoising steps of the super-resolution stage", int),
+    SettingFlag("--sr-steps", "sr_steps", "denoising steps of the super-resolution stage (clears a respacing "
+                "string from the model or the recipe)", int),
+    SettingFlag("--sr-respacing", "sr_respacing", "the super-resolution chain as a respacing string (fast27, "
+                "100, …), instead of --sr-steps", str),
     SettingFlag("--noise-aug", "noise_augmentation", "cascade noise augmentation", float),
 )
 ILVR_FACTOR = SettingFlag("--factor", "ilvr_factor", "down-sampling factor N: keep the reference's N×N block means",
@@ -296,15 +300,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """The flags the user gave, on top of `--recipe-from`'s settings (or of the defaults)."""
     recipe: Recipe | None = getattr(args, "source_recipe", None)
     given = {name: value for name, value in vars(args).items() if name in SETTING_FIELDS}
+    for steps, respacing in (("steps", "respacing"), ("sr_steps", "sr_respacing")):
+        if steps in given and respacing not in given:  # a step count typed beats the model's or recipe's string
+            given[respacing] = ""
     try:
         return (recipe.settings if recipe is not None else Settings(**_model_defaults(args))).with_(**given)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
 
-def _model_defaults(args: argparse.Namespace) -> dict[str, float]:
+def _model_defaults(args: argparse.Namespace) -> dict[str, float | str]:
     """The settings the authors of `--model` (else of the shipped cascade) sample with: an imported preset's
-    scales, our own models' η; an unreadable model is the job's own error to report, so it gives none here."""
+    scales and respacing strings (base and upsampler), our own models' η; an unreadable model is the job's
+    own error to report, so it gives none here."""
     from studio.engine.model_info import ModelFileError, setting_defaults
 
     try:

@@ -77,6 +77,12 @@ class Background(QObject):
         self.busy = True
         return ticket
 
+    def cancel(self, key: Hashable) -> None:
+        """Forget the newest task with `key`: it does not run if it has not started, and its outcome is not
+        delivered if it has."""
+        self._drop(self._newest.pop(key, None))
+        self.busy = bool(self._pending)
+
     def shutdown(self, *, wait: bool = False) -> None:
         """Drop queued tasks and every outcome still to come; tasks already running finish unobserved (with
         `wait`, this returns once they have). Calling it again is allowed."""

@@ -51,6 +51,8 @@ class GenerationModel(QObject):
     batch_size_changed = Signal(int)
     cascade_changed = Signal(bool)
     sr_steps_changed = Signal(int)
+    respacing_changed = Signal(str)
+    sr_respacing_changed = Signal(str)
     ilvr_factor_changed = Signal(int)
 
     prompt = Property("")
@@ -72,6 +74,8 @@ class GenerationModel(QObject):
     batch_size = Property(1)
     cascade = Property(True)
     sr_steps = Property(20)
+    respacing = Property("")  # the base chain as a respacing string; "" = `steps`
+    sr_respacing = Property("")  # the SR chain likewise; "" = `sr_steps`
     ilvr_factor = Property(4)
 
     def __init__(self, parent: QObject | None = None, rng: random.Random | None = None) -> None:
@@ -92,6 +96,7 @@ class GenerationModel(QObject):
             class_label=self.class_label if with_classifier and self.class_guidance > 0 else None,
             class_guidance=self.class_guidance if with_classifier else 0.0,
             batch_size=self.batch_size, cascade=self.cascade, sr_steps=self.sr_steps,
+            respacing=self.respacing.strip(), sr_respacing=self.sr_respacing.strip(),
             noise_augmentation=self.noise_augmentation, strength=self.strength, ilvr_factor=self.ilvr_factor,
         )
 
@@ -105,5 +110,6 @@ class GenerationModel(QObject):
         self.churn, self.snr, self.spacing, self.ilvr_factor = s.churn, s.snr, s.spacing, s.ilvr_factor
         self.class_guidance, self.class_label = s.class_guidance, s.class_label or 0
         self.batch_size, self.cascade, self.sr_steps = s.batch_size, s.cascade, s.sr_steps
+        self.respacing, self.sr_respacing = s.respacing, s.sr_respacing
         self.noise_augmentation, self.strength = s.noise_augmentation, s.strength
         self.mode = Mode(recipe.kind.value)

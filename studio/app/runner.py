@@ -5,7 +5,18 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from studio.app.properties import Property
-from studio.core.events import Event, JobCancelled, JobFailed, JobFinished, JobStarted, Note, StepEvent
+from studio.core.events import (
+    DecodeFailed,
+    Event,
+    Frame,
+    FrameDecoded,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    JobStarted,
+    Note,
+    StepEvent,
+)
 from studio.core.jobs import Job
 from studio.engine.worker import Runner, Worker
 
@@ -35,6 +46,8 @@ class JobRunner(QObject):
     cancelled = Signal(object)  # JobCancelled
     failed = Signal(str)
     note = Signal(str)
+    decoded = Signal(object)  # FrameDecoded
+    decode_failed = Signal(object)  # DecodeFailed
 
     def __init__(self, runner: Runner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +62,11 @@ class JobRunner(QObject):
         self.running = True
         self.status = f"seed {job.settings.seed} · starting…"
         return job_id
+
+    def request_exact_frame(self, model: str, frame: Frame) -> int:
+        """Ask the worker for the exact decode of a latent frame, behind every job; `decoded` or
+        `decode_failed` follows with the returned id."""
+        return self._worker.request_exact_frame(model, frame)
 
     def cancel(self) -> None:
         self._worker.cancel_all()
@@ -81,6 +99,10 @@ class JobRunner(QObject):
             self.failed.emit(event.message)
         elif isinstance(event, Note):
             self.note.emit(event.message)
+        elif isinstance(event, FrameDecoded):
+            self.decoded.emit(event)
+        elif isinstance(event, DecodeFailed):
+            self.decode_failed.emit(event)
 
     def _end(self, text: str) -> None:
         self.running = False

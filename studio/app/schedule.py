@@ -1,7 +1,10 @@
 """The schedule plot's view model: the curve of the stage on show, the current step, and SDEdit's start.
 
 The curve (log SNR over t and the steps a run visits) needs the model's schedule in torch, so it is
-computed in the background whenever the model, the step count or the stage on show changes. In strokes
+computed in the background whenever the model, the step count, the spacing, the respacing string or the
+stage on show changes. Its chain is the plan's (`engine.plan.chain_of`), so the plot shows the steps the
+run will take; while a respacing string cannot respace the model's chain there is no curve (the panel says
+why). In strokes
 mode, moving the strength shows where the run will start (the t₀ line) and, for a moment, the painting
 noised to x_t₀ — both from engine.forward_preview, which rounds exactly as the run does.
 """
@@ -22,11 +25,11 @@ from studio.core.enums import Spacing
 from studio.core.events import Frame
 from studio.core.settings import Stage
 from studio.engine.forward_preview import alpha_bar_at_strength, noised_preview
-from studio.engine.model_info import ModelSummary, ScheduleCurve, schedule_curve
+from studio.engine.model_info import ModelSummary, ScheduleCurve, respacing_error, schedule_curve
 
 PREVIEW_MS = 900  # how long the noised painting stays on the canvas after the strength last moved
 
-CurveFn = Callable[[ModelSummary, int, Stage, Spacing], ScheduleCurve]
+CurveFn = Callable[[ModelSummary, int, Stage, Spacing, str], ScheduleCurve]
 
 
 class Painting(Protocol):
@@ -63,6 +66,8 @@ class SchedulePreview(QObject):
         g.steps_changed.connect(lambda _: self._request(Stage.BASE))
         g.sr_steps_changed.connect(lambda _: self._request(Stage.SR) if self.stage is Stage.SR else None)
         g.spacing_changed.connect(lambda _: self._request(self.stage))
+        g.respacing_changed.connect(lambda _: self._request(Stage.BASE))
+        g.sr_respacing_changed.connect(lambda _: self._request(Stage.SR) if self.stage is Stage.SR else None)
         g.strength_changed.connect(lambda _: self.preview_strength())
         g.mode_changed.connect(lambda _: self.preview_strength())
 
@@ -96,10 +101,19 @@ class SchedulePreview(QObject):
         if self.model is None:
             return
         g, model, curve_of = self.generation, self.model, self._curve_of  # the task gets values, not self
-        steps = g.steps if stage is Stage.BASE else g.sr_steps
-        spacing = g.spacing
-        self.background.run_in_background(lambda: curve_of(model, steps, stage, spacing), self._arrived, self._failed,
-                                          key=_Task.CURVE)
+        base = stage is Stage.BASE
+        steps, spacing = g.steps if base else g.sr_steps, g.spacing
+        respacing = (g.respacing if base else g.sr_respacing).strip()
+        timesteps = model.timesteps if base or not model.sr_timesteps else model.sr_timesteps
+        if respacing_error(respacing, timesteps) is not None:
+            self.background.cancel(_Task.CURVE)
+            self.curve = None  # the panel shows what is wrong with the string; a plot of another chain misleads
+            if base:
+                self.base_curve = None
+                self._update_start()
+            return
+        self.background.run_in_background(lambda: curve_of(model, steps, stage, spacing, respacing), self._arrived,
+                                          self._failed, key=_Task.CURVE)
 
     def _arrived(self, curve: ScheduleCurve) -> None:
         self.curve = curve

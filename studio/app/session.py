@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 from studio.app.background import Background
 from studio.app.canvas import Canvas, CanvasFiles
 from studio.app.checkpoints import CheckpointImporter
+from studio.app.exact_frames import ExactFrames
 from studio.app.gallery import Gallery, GalleryEntry
 from studio.app.generation import GenerationModel, Mode
 from studio.app.properties import Property, load_properties, properties_of, save_properties
@@ -31,7 +32,7 @@ from studio.core.settings import Stage
 from studio.diffusion.samplers import sampler_kinds, sampler_spec
 from studio.engine.cache import ModelCache
 from studio.engine.device import choose_device
-from studio.engine.model_info import ModelFileError, ModelSummary, schedule_curve, summarize
+from studio.engine.model_info import ModelFileError, ModelSummary, respacing_error, schedule_curve, summarize
 from studio.engine.outpaint import WithOutpaint
 from studio.engine.outpaint_windows import Growth, axis_starts
 from studio.engine.pipeline import Pipeline
@@ -45,6 +46,7 @@ class Control(str, Enum):
     """Panel controls whose use depends on the mode or the model."""
 
     STEPS = "steps"
+    SR_STEPS = "sr_steps"
     GUIDANCE = "guidance"
     STRENGTH = "strength"
     ETA = "eta"
@@ -92,6 +94,11 @@ class Session(QObject):
     error = Signal(str)  # one line for the status bar or a dialog
     message = Signal(str)
     partial_changed = Signal(object)  # the cancelled run's last x̂₀ (uint8 [B, H, W, 3]) or None
+    respacing_problem_changed = Signal(str)
+    sr_respacing_problem_changed = Signal(str)
+    # why the respacing string cannot respace the model's chain, for the panel to show at once; "" = fine
+    respacing_problem = Property("", persist=False)
+    sr_respacing_problem = Property("", persist=False)
 
     def __init__(self, canvas: Canvas, *, runner: Runner | None = None, folder: Path | None = None,
                  settings: QSettings | None = None, read_model: Callable[[str], ModelSummary] = summarize,
@@ -105,14 +112,16 @@ class Session(QObject):
         self.background = Background(self)
         self.generation = GenerationModel(self)
         self.runner = JobRunner(WithOutpaint(runner or Pipeline(ModelCache(choose_device()))), self)
-        self.gallery = Gallery(self.folder / "gallery", self)
+        self.gallery = Gallery(self.folder / "gallery", self.background, self)
         self.timeline = Timeline(self)
+        self.exact_frames = ExactFrames(self.timeline, self.runner, self)
         self.canvas_files = CanvasFiles(canvas, self.folder, self.generation, self.background, self)
         self.schedule = SchedulePreview(self.generation, canvas, self.background, curve_of=curve_of, parent=self)
         self.checkpoints = CheckpointImporter(self.background, self)
         self.model: ModelSummary | None = None
         self.partial: np.ndarray | None = None
         self.last_result: Result | None = None
+        self._run_model = ""  # the model of the run going (the user may open another meanwhile)
         self._outpainting = False  # the run going is an outpainting: its result becomes the canvas
         self._wire()
         self._watch_settings()
@@ -126,7 +135,9 @@ class Session(QObject):
         self.runner.step.connect(lambda event: self.schedule.show_frame(event.frame))
         self.timeline.index_changed.connect(lambda _: self.schedule.show_frame(self.timeline.current()))
         self.model_changed.connect(self.schedule.set_model)
-        for part in (self.gallery, self.canvas_files, self.schedule, self.checkpoints):
+        for signal in (self.generation.respacing_changed, self.generation.sr_respacing_changed, self.model_changed):
+            signal.connect(lambda _: self._check_respacing())
+        for part in (self.gallery, self.canvas_files, self.schedule, self.checkpoints, self.exact_frames):
             part.error.connect(self.error)
         self.checkpoints.progress.connect(self.message)
         self.checkpoints.imported.connect(self.open_model)  # the imported file opens at once
@@ -163,6 +174,8 @@ class Session(QObject):
 
     def _opened(self, opened: Opened) -> None:
         if opened.path != self.model_path:  # another model: its authors' scales (reopening keeps the user's)
+            # a respacing string names timesteps of one model's chain: another model starts from its authors'
+            self.generation.respacing = self.generation.sr_respacing = ""
             for name, value in opened.summary.defaults:
                 setattr(self.generation, name, value)
         self.model, self.model_path = opened.summary, opened.path
@@ -179,6 +192,13 @@ class Session(QObject):
         if self.model is None:
             self.message.emit("no model yet: choose “Open model file…”")
 
+    def _check_respacing(self) -> None:
+        g, m = self.generation, self.model
+        base_t = m.timesteps if m is not None else 1000
+        sr_t = m.sr_timesteps if m is not None and m.sr_timesteps else base_t
+        self.respacing_problem = respacing_error(g.respacing.strip(), base_t) or ""
+        self.sr_respacing_problem = respacing_error(g.sr_respacing.strip(), sr_t, "super-resolution respacing") or ""
+
     @staticmethod
     def sampler_kinds() -> tuple[SamplerKind, ...]:
         """The window's sampler list: the sampler table's entries, in its order."""
@@ -194,6 +214,9 @@ class Session(QObject):
         mode, m = self.generation.mode, self.model
         has_sr = m is not None and m.has_sr
         rules = {
+            Control.STEPS: not self.generation.respacing.strip(),  # a respacing string names the steps instead
+            Control.SR_STEPS: has_sr and (mode is Mode.UPSCALE or self.generation.cascade)
+            and not self.generation.sr_respacing.strip(),
             Control.STRENGTH: mode is Mode.STROKES,
             Control.ILVR_FACTOR: mode is Mode.ILVR,
             Control.CLASS_GUIDANCE: m is not None and bool(m.class_names) and mode is not Mode.UPSCALE,
@@ -222,8 +245,7 @@ class Session(QObject):
         except ValueError as exc:
             self.error.emit(str(exc))
             return None
-        self.timeline.clear()
-        return self.runner.submit(job)
+        return self._submit(job)
 
     def outpaint(self, growth: tuple[int, int, int, int], overlap: int | None = None) -> int | None:
         """Grow the canvas by (left, top, right, bottom) pixels and paint the new area with the current model,
@@ -237,8 +259,12 @@ class Session(QObject):
         except ValueError as exc:
             self.error.emit(str(exc))
             return None
-        self.timeline.clear()
         self._outpainting = True
+        return self._submit(job)
+
+    def _submit(self, job: Job) -> int:
+        self.timeline.clear()
+        self._run_model = job.model
         return self.runner.submit(job)
 
     def _outpaint_job(self, growth: tuple[int, int, int, int], overlap: int | None) -> Outpaint:
@@ -272,8 +298,9 @@ class Session(QObject):
         if point is None or self.last_result is None:
             self.error.emit("run something first, then pick a step to fork from")
             return None
-        parent = self.last_result.recipe.settings
-        self.generation.steps, self.generation.sr_steps = parent.steps, parent.sr_steps
+        parent, g = self.last_result.recipe.settings, self.generation
+        g.steps, g.sr_steps, g.respacing, g.sr_respacing = parent.steps, parent.sr_steps, parent.respacing, \
+            parent.sr_respacing
         return self.generate(fork=point)
 
     def cancel(self) -> None:
@@ -301,7 +328,7 @@ class Session(QObject):
 
     def _on_finished(self, result: Result) -> None:
         self.last_result = result
-        self.timeline.set_result(result)
+        self.timeline.set_result(result, self._run_model)
         if self._outpainting:
             self._outpainting = False
             self.canvas.grow_to(result.images[0], "outpaint")
@@ -387,7 +414,9 @@ class Session(QObject):
         self.canvas_files.stop()
         self.schedule.stop()
         self.timeline.stop()
+        self.exact_frames.stop()
         self.save_settings()
         self.canvas_files.save()
+        self.gallery.flush()
         self.background.shutdown()
         self.runner.shutdown()

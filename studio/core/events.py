@@ -22,6 +22,7 @@ class Frame:
     x0_preview: np.ndarray  # uint8 [B, H, W, 3]
     x_t: np.ndarray  # float32 [B, C, H, W]
     x0: np.ndarray | None = None  # latent models: the latent x̂₀ [B, C, h, w], for an exact decode on demand
+    chain_length: int = 0  # positions of the chain the stage walked (a fork walks the same); 0: unknown
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,4 +78,18 @@ class Note:
     message: str
 
 
-Event = JobStarted | StepEvent | JobFinished | JobCancelled | JobFailed | Note
+@dataclass(frozen=True, eq=False)
+class FrameDecoded:
+    """The answer to `Worker.request_exact_frame`: the frame with its previews decoded exactly."""
+
+    request_id: int
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class DecodeFailed:
+    request_id: int
+    message: str  # one line
+
+
+Event = JobStarted | StepEvent | JobFinished | JobCancelled | JobFailed | Note | FrameDecoded | DecodeFailed

@@ -48,6 +48,7 @@ class Settings:
     batch_size: int = 1
     cascade: bool = True  # run the super-resolution stage when the model has one
     sr_steps: int = 20
+    sr_respacing: str = ""  # the super-resolution stage's chain as a respacing string ("fast27"); "" = sr_steps
     noise_augmentation: float = 0.1  # s_aug of the cascade as a fraction of the process, in [0, 1]
     strength: float = 0.6  # SDEdit: start at round(strength · steps)
     repaint_jump: int = 1  # RePaint jump length; 1 with resample 1 is plain replacement
@@ -124,8 +125,20 @@ def _problems(s: Settings):
         problem = limit.problem(getattr(s, name))
         if problem:
             yield problem
-    if s.respacing and not RESPACING.fullmatch(s.respacing):
-        yield f"respacing {s.respacing!r} is not a step count, a list of counts, ddimN or fast27"
+    for name, what in (("respacing", "respacing"), ("sr_respacing", "super-resolution respacing")):
+        problem = respacing_problem(getattr(s, name), what)
+        if problem:
+            yield problem
+
+
+def respacing_problem(text: str, what: str = "respacing") -> str | None:
+    """Why `text` is not a respacing string (its form only: whether the counts fit a model's T is for
+    diffusion/respacing.py to say), or None; "" is fine: the step count decides."""
+    if not isinstance(text, str):
+        return f"{what} must be text, got {text!r}"
+    if text and not RESPACING.fullmatch(text):
+        return f"{what} {text!r} is not a step count, a list of counts, ddimN or fast27"
+    return None
 
 
 @dataclass(frozen=True)

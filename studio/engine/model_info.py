@@ -6,14 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.enums import ScheduleKind, Spacing
-from studio.core.settings import Stage
-from studio.diffusion.schedule import karras_respace, make_schedule, respace
+from studio.core.settings import Stage, respacing_problem
+from studio.diffusion.respacing import spaced_timesteps
+from studio.diffusion.schedule import make_schedule
+from studio.engine.plan import chain_of
 from studio.models.cascade import describe_model_path, resolve_model_path
 from studio.models.config import ModelConfig
 from studio.models.families import family_of
 from studio.models.files import ModelFileError, read_model_info
 
-__all__ = ["ModelFileError", "ModelSummary", "ScheduleCurve", "schedule_curve", "setting_defaults", "summarize"]
+__all__ = ["ModelFileError", "ModelSummary", "ScheduleCurve", "respacing_error", "schedule_curve", "setting_defaults",
+           "summarize"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class ModelSummary:
     description: str  # `studio info`'s text
     sr_timesteps: int = 0  # the SR stage's own training schedule (0: no SR stage)
     sr_schedule: str = ""
-    defaults: tuple[tuple[str, float], ...] = ()  # (Settings field, value) the model's authors sample with
+    defaults: tuple[tuple[str, float | str], ...] = ()  # (Settings field, value) the model's authors sample with
 
 
 @dataclass(frozen=True)
@@ -61,29 +64,55 @@ def summarize(path: str | Path) -> ModelSummary:
         description=describe_model_path(path),
         sr_timesteps=sr.config.diffusion.timesteps if sr else 0,
         sr_schedule=sr.config.diffusion.schedule.value if sr else "",
-        defaults=tuple(_defaults(main.config).items()),
+        defaults=tuple(_defaults(base and base.config, sr and sr.config).items()),
     )
 
 
 def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE,
-                   spacing: Spacing = Spacing.UNIFORM) -> ScheduleCurve:
-    """log SNR at every training timestep of the stage's model, and the timesteps a `steps`-step chain
-    with that spacing visits (torch: the window calls it off the UI thread)."""
+                   spacing: Spacing = Spacing.UNIFORM, respacing: str = "") -> ScheduleCurve:
+    """log SNR at every training timestep of the stage's model, and the timesteps its chain visits — the
+    plan's own chain (`chain_of`): `steps` with that spacing, or the respacing string's timesteps (torch:
+    the window calls it off the UI thread). ValueError for a respacing the model's T cannot take."""
     kind, length = summary.schedule, summary.timesteps
     if stage is Stage.SR and summary.sr_timesteps:
         kind, length = summary.sr_schedule, summary.sr_timesteps
     schedule = make_schedule(ScheduleKind(kind), length)
-    steps = max(1, min(steps, length))
-    chain = karras_respace(schedule, steps) if spacing is Spacing.KARRAS else respace(schedule, steps)
+    chain = chain_of(ScheduleKind(kind), length, max(1, min(steps, length)), spacing, respacing)
     return ScheduleCurve(stage, tuple(schedule.log_snr.tolist()), tuple(chain.timesteps.tolist()))
 
 
-def setting_defaults(path: str | Path) -> dict[str, float]:
-    """The settings the authors of the model (its base, else its SR stage) sample with: GLIDE's guidance
-    scale, ADM's classifier scale — for a file imported as one of their presets; {} otherwise."""
+def respacing_error(text: str, timesteps: int, what: str = "respacing") -> str | None:
+    """Why `text` cannot respace a chain of `timesteps` (its form, or counts the sections cannot hold), as
+    one line; None when it can, or when it is "" (the step count decides)."""
+    problem = respacing_problem(text, what)
+    if problem is None and text:
+        try:
+            spaced_timesteps(timesteps, text)
+        except ValueError as exc:
+            problem = f"{what}: {exc}"
+    return problem
+
+
+def setting_defaults(path: str | Path) -> dict[str, float | str]:
+    """The settings the authors of the model sample with: GLIDE's guidance scale, ADM's classifier scale,
+    the respacing strings of the base and of the upsampler (`sr_respacing`) — for files imported as one of
+    their presets; {} otherwise."""
     cascade = resolve_model_path(Path(path))
-    return _defaults(read_model_info(cascade.base or cascade.sr).config)
+    base = read_model_info(cascade.base).config if cascade.base else None
+    sr = read_model_info(cascade.sr).config if cascade.sr else None
+    return _defaults(base, sr)
 
 
-def _defaults(config: ModelConfig) -> dict[str, float]:
-    return family_of(config).sampling(config).setting_defaults()
+def _defaults(base: ModelConfig | None, sr: ModelConfig | None) -> dict[str, float | str]:
+    """The base's scales and respacing; the SR stage's respacing as `sr_respacing` (and its scales when there
+    is no base: they are the ones an upscale uses)."""
+    found: dict[str, float | str] = {}
+    if sr is not None:
+        found = family_of(sr).sampling(sr).setting_defaults()
+        respacing = found.pop("respacing", None)
+        if respacing is not None:
+            found["sr_respacing"] = respacing
+    if base is not None:
+        found = {k: v for k, v in found.items() if k == "sr_respacing"}
+        found |= family_of(base).sampling(base).setting_defaults()
+    return found

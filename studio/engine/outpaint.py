@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from studio.core.events import Event, JobStarted, Note, Result
+from studio.core.events import Event, Frame, JobStarted, Note, Result
 from studio.core.jobs import Inpaint, Job, Outpaint
 from studio.engine.outpaint_windows import Growth, grow, plan_windows
 from studio.engine.pipeline import input_digests
@@ -27,6 +27,9 @@ class WithOutpaint:
         if isinstance(job, Outpaint):
             return outpaint(self.inner, job, job_id, cancel, emit)
         return self.inner.run(job, job_id, cancel, emit)
+
+    def exact_frame(self, model: str, frame: Frame) -> Frame:
+        return self.inner.exact_frame(model, frame)
 
 
 def outpaint(runner: Runner, job: Outpaint, job_id: int, cancel: threading.Event, emit: Emit) -> Result:

@@ -40,13 +40,14 @@ class _Run:
     frames: list[Frame] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
-    def recorder(self, stage: Stage, preview: Callable[[torch.Tensor], torch.Tensor], latent: bool = False):
+    def recorder(self, stage: Stage, preview: Callable[[torch.Tensor], torch.Tensor], latent: bool = False,
+                 chain_length: int = 0):
         def record(state: StepState) -> None:
             frame = Frame(
                 stage=stage, step=state.step, total=state.total, index=state.index, t=state.t,
                 x_t_preview=to_uint8(preview(state.x_t)), x0_preview=to_uint8(preview(state.x0)),
                 x_t=state.x_t.detach().float().cpu().numpy(),
-                x0=state.x0.detach().float().cpu().numpy() if latent else None,
+                x0=state.x0.detach().float().cpu().numpy() if latent else None, chain_length=chain_length,
             )
             self.frames.append(frame)
             per_step = (time.perf_counter() - self.started) / len(self.frames)
@@ -56,10 +57,11 @@ class _Run:
 
     def show_as_last(self, stage: Stage, images: torch.Tensor) -> None:
         """Make the stage's last frame show `images` (inpainting's composited result), so the timeline's
-        end, the x̂₀ view and an exported sequence show what the gallery holds; its x_t stays as sampled."""
+        end, the x̂₀ view and an exported sequence show what the gallery holds; its x_t stays as sampled.
+        Its latent x̂₀ goes: an exact decode of it would undo the composite."""
         for i in range(len(self.frames) - 1, -1, -1):
             if self.frames[i].stage is stage:
-                self.frames[i] = replace(self.frames[i], x0_preview=to_uint8(images))
+                self.frames[i] = replace(self.frames[i], x0_preview=to_uint8(images), x0=None)
                 return
 
 
@@ -70,16 +72,22 @@ class Pipeline:
         self.cache = cache
 
     def exact_frame(self, model: str, frame: Frame) -> Frame:
-        """The frame with its x̂₀ preview replaced by the exact decode of its latent x̂₀ (latent models keep
-        it; the per-step preview is an approximation). Costs one autoencoder decode: call it in the worker,
-        for the frames the user scrubs to. A pixel-space frame comes back as it is."""
+        """The frame with its x̂₀ and x_t previews replaced by exact decodes of its latents (a latent model's
+        per-step previews are approximations). Costs two autoencoder decodes: the worker calls it for the
+        frames the user scrubs to, when no job waits. A frame without a latent x̂₀ (pixel space, or a last
+        frame that already shows the finished image) comes back as it is."""
         if frame.x0 is None:
             return frame
         loaded = load_cascade(self.cache, model)
-        space = latent_space(loaded.base)
+        space = latent_space(loaded.sr if frame.stage is Stage.SR else loaded.base)
+        if space is None:
+            raise ValueError(f"the {frame.stage.value} stage of {loaded.name} is not a latent model")
+        device = self.cache.device.device
         with torch.inference_mode():
-            images = space.decode(torch.from_numpy(frame.x0).to(self.cache.device.device))
-        return replace(frame, x0_preview=to_uint8(images))
+            latents = torch.from_numpy(np.concatenate([frame.x0, frame.x_t]))
+            images = to_uint8(space.decode(latents.to(device)))
+        batch = len(frame.x0)
+        return replace(frame, x0_preview=images[:batch], x_t_preview=images[batch:])
 
     def run(self, job: Job, job_id: int, cancel: threading.Event, emit: Emit) -> Result:
         models = load_cascade(self.cache, job.model)
@@ -107,7 +115,8 @@ def _run_plan(plan: Plan, inputs, job: Job, models: CascadeModels, run: _Run):
     """Each stage's runner on the previous stage's output; returns the images and what the SR stage refined."""
     images = refined = None
     for stage, stage_inputs in zip(plan.stages, inputs, strict=True):
-        record = run.recorder(stage.stage, frame_preview(stage.model), latent_space(stage.model) is not None)
+        record = run.recorder(stage.stage, frame_preview(stage.model), latent_space(stage.model) is not None,
+                              len(stage.chain))
         ctx = StageContext(job.settings, models.classifier, run.device, run.generator, run.cancel, record,
                            lambda x, name=stage.stage: run.show_as_last(name, x))
         out = RUNNERS[stage.task](stage, ctx, stage_inputs, images)

@@ -14,7 +14,7 @@ from enum import Enum
 
 import numpy as np
 
-from studio.core.enums import Role, Spacing
+from studio.core.enums import Role, ScheduleKind, Spacing
 from studio.core.jobs import ForkPoint, Ilvr, Inpaint, Job, StrokesToImage, Upscale
 from studio.core.settings import Settings, Stage
 from studio.diffusion.inpaint import repaint_positions
@@ -110,9 +110,16 @@ def stage_chain(model: LoadedModel, steps: int, spacing: Spacing = Spacing.UNIFO
     """The model's training schedule respaced to `steps` positions, evenly or by Karras's σ spacing — or,
     given an OpenAI respacing string, to the timesteps it names (then `steps` and `spacing` are unused)."""
     diffusion = model.config.diffusion
-    full = make_schedule(diffusion.schedule, diffusion.timesteps)
+    return chain_of(diffusion.schedule, diffusion.timesteps, steps, spacing, respacing)
+
+
+def chain_of(kind: ScheduleKind, timesteps: int, steps: int, spacing: Spacing = Spacing.UNIFORM,
+             respacing: str = "") -> Schedule:
+    """`stage_chain` from the schedule's kind and length alone: the window's schedule plot draws the chain
+    a run will walk from a model summary, without loading the model."""
+    full = make_schedule(kind, timesteps)
     if respacing:
-        return respace_to(full, spaced_timesteps(diffusion.timesteps, respacing))
+        return respace_to(full, spaced_timesteps(timesteps, respacing))
     return karras_respace(full, steps) if spacing is Spacing.KARRAS else respace(full, steps)
 
 
@@ -142,7 +149,7 @@ def _base_stage(s: Settings, model: LoadedModel, inputs: _Inputs, fork: ForkPoin
 def _sr_stage(s: Settings, models: CascadeModels, inputs: _Inputs, fork: ForkPoint | None) -> StagePlan:
     if models.sr is None:
         raise ValueError("this model has no super-resolution stage to upscale with")
-    chain = stage_chain(models.sr, s.sr_steps, s.spacing)
+    chain = stage_chain(models.sr, s.sr_steps, s.spacing, s.sr_respacing)
     if fork is not None and fork.low_res is None and inputs.low_res is None:
         raise ValueError("a fork of the super-resolution stage needs the base image it refined")
     strength = models.sr.config.diffusion.sample_strength  # see DiffusionConfig.sample_strength

@@ -2,6 +2,10 @@
 
 Requests go in as frozen jobs; only typed events come out, through the `emit` callback, which is
 called on the worker thread (the window's bridge re-posts them to the Qt main thread).
+
+Besides jobs it answers requests for the exact decode of a latent run's frame (the window asks for the
+step the user scrubs to). Those run only when no job is queued or running: a job always goes first, so a
+decode never slows a run's steps; a job submitted while a decode is under way waits for that one decode.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Protocol
 
-from studio.core.events import Event, JobCancelled, JobFailed, JobFinished
+from studio.core.events import DecodeFailed, Event, Frame, FrameDecoded, JobCancelled, JobFailed, JobFinished
 from studio.core.jobs import Job
 
 Emit = Callable[[Event], None]
@@ -23,6 +29,25 @@ class Runner(Protocol):
 
     def run(self, job: Job, job_id: int, cancel: threading.Event, emit: Emit): ...
 
+    def exact_frame(self, model: str, frame: Frame) -> Frame:
+        """The frame with its previews decoded exactly (latent models; others return it as it is)."""
+        ...
+
+
+class _Priority(IntEnum):
+    """Queue order: every job before the close, every decode request only when no job waits."""
+
+    JOB = 0
+    CLOSE = 1  # decodes still queued at close never run
+    DECODE = 2
+
+
+@dataclass(frozen=True, eq=False)
+class _DecodeRequest:
+    request_id: int
+    model: str
+    frame: Frame
+
 
 class Worker:
     """A queue of jobs and the thread that drains it. Close it (or use it as a context manager)."""
@@ -30,8 +55,12 @@ class Worker:
     def __init__(self, runner: Runner, emit: Emit, *, name: str = "studio-worker") -> None:
         self._runner = runner
         self._emit = emit
-        self._queue: queue.Queue[tuple[int, Job] | None] = queue.Queue()
+        # (priority, sequence, payload): FIFO within a priority; the payload is never compared
+        self._queue: queue.PriorityQueue[tuple[int, int, tuple[int, Job] | _DecodeRequest | None]] = (
+            queue.PriorityQueue())
+        self._order = itertools.count()
         self._ids = itertools.count(1)
+        self._request_ids = itertools.count(1)
         self._lock = threading.Lock()
         self._cancelled: set[int] = set()
         self._cancel_below = 0  # every queued job with a smaller id is cancelled
@@ -49,8 +78,18 @@ class Worker:
             job_id = self._last_id = next(self._ids)
             self._pending += 1
             self._idle.clear()
-        self._queue.put((job_id, job))
+        self._put(_Priority.JOB, (job_id, job))
         return job_id
+
+    def request_exact_frame(self, model: str, frame: Frame) -> int:
+        """Queue the exact decode of `frame` (of a run on `model`) behind every job; a `FrameDecoded` or
+        `DecodeFailed` with the returned id follows. `wait_idle` does not wait for it."""
+        request_id = next(self._request_ids)
+        self._put(_Priority.DECODE, _DecodeRequest(request_id, model, frame))
+        return request_id
+
+    def _put(self, priority: _Priority, payload) -> None:
+        self._queue.put((priority, next(self._order), payload))
 
     def cancel(self, job_id: int | None = None) -> None:
         """Cancel one job (queued or running), or with no id the running one."""
@@ -72,7 +111,7 @@ class Worker:
 
     def close(self, timeout: float = 10.0) -> None:
         self.cancel()
-        self._queue.put(None)
+        self._put(_Priority.CLOSE, None)
         self._thread.join(timeout)
 
     def __enter__(self) -> Worker:
@@ -82,7 +121,10 @@ class Worker:
         self.close()
 
     def _loop(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while (item := self._queue.get()[2]) is not None:
+            if isinstance(item, _DecodeRequest):
+                self._decode(item)
+                continue
             job_id, job = item
             cancel = threading.Event()
             with self._lock:
@@ -108,6 +150,15 @@ class Worker:
             self._emit(JobFailed(job_id, one_line(exc)))
         else:
             self._emit(JobFinished(job_id, result))
+
+
+    def _decode(self, request: _DecodeRequest) -> None:
+        try:
+            frame = self._runner.exact_frame(request.model, request.frame)
+        except Exception as exc:  # as for a job: one line, and the worker goes on
+            self._emit(DecodeFailed(request.request_id, one_line(exc)))
+        else:
+            self._emit(FrameDecoded(request.request_id, frame))
 
 
 class JobCancelledError(Exception):

@@ -71,6 +71,7 @@ class LiveView(QWidget):
         s.runner.step.connect(self.on_step)
         timeline.length_changed.connect(self._on_length)
         timeline.index_changed.connect(self._on_index)
+        timeline.frame_refined.connect(lambda i: self._on_index(i) if i == timeline.index else None)
         timeline.playing_changed.connect(lambda p: self.play.setText("■ Stop" if p else "▶ Play"))
         self.slider.valueChanged.connect(lambda v: setattr(timeline, "index", v))
         self.play.clicked.connect(lambda: timeline.stop() if timeline.playing else timeline.play())
@@ -85,10 +86,12 @@ class LiveView(QWidget):
         self.show_frame(event.frame)
         self.step_previews += 1
 
-    def show_frame(self, frame: Frame) -> None:
+    def show_frame(self, frame: Frame, exact: bool = False) -> None:
+        """A step's previews; a latent model's say whether they are the quick preview or the exact decode."""
         self.x0_view.setPixmap(_pixmap(frame.x0_preview))
         self.xt_view.setPixmap(_pixmap(frame.x_t_preview))
-        self.step_label.setText(f"{frame.stage.value} step {frame.step + 1} of {frame.total} · t = {frame.t}")
+        kind = " · exact decode" if exact else " · quick latent preview" if frame.x0 is not None else ""
+        self.step_label.setText(f"{frame.stage.value} step {frame.step + 1} of {frame.total} · t = {frame.t}{kind}")
 
     def _on_length(self, length: int) -> None:
         self.slider.setEnabled(length > 0)
@@ -99,9 +102,10 @@ class LiveView(QWidget):
     def _on_index(self, index: int) -> None:
         if self.slider.value() != index:
             self.slider.setValue(index)
-        frame = self.session.timeline.current()
+        timeline = self.session.timeline
+        frame = timeline.current()
         if frame is not None:
-            self.show_frame(frame)
+            self.show_frame(frame, exact=timeline.index in timeline.exact)
 
     def _on_partial(self, images) -> None:
         self.partial_bar.setVisible(images is not None)

@@ -27,7 +27,7 @@ from studio.app.generation import Mode
 from studio.app.session import Control, Session
 from studio.core.enums import Spacing
 from studio.core.settings import LIMITS
-from studio.ui.bindings import Binding, bind_check, bind_enum, bind_slider, bind_spin, bind_text
+from studio.ui.bindings import Binding, bind_check, bind_enum, bind_slider, bind_spin, bind_text, bind_to
 
 
 class ElidedLabel(QLabel):
@@ -85,7 +85,8 @@ class Panel(QWidget):
         sampling = QGroupBox("Sampling")
         form = QFormLayout(sampling)
         self.rows: dict[Control, tuple[QWidget, ...]] = {}
-        self._add_slider(form, Control.STEPS, "Steps", 1, "{:d}")
+        self.respacing = self._respacing_edit("respacing", "the base")
+        self._add_slider(form, Control.STEPS, "Steps", 1, "{:d}", extra=self.respacing)
         self._add_slider(form, Control.GUIDANCE, "Guidance", 0.1, "{:.1f}", prop="guidance_scale")
         self._add_slider(form, Control.STRENGTH, "Strength", 0.01, "{:.2f}")
         self._add_slider(form, Control.ILVR_FACTOR, "ILVR factor", 1, "{:d}")
@@ -130,13 +131,16 @@ class Panel(QWidget):
         self.bindings.append(bind_check(self.cascade, g, "cascade"))
         form.addRow("Cascade", self.cascade)
         self.rows[Control.CASCADE] = (self.cascade,)
+        self.sr_respacing = self._respacing_edit("sr_respacing", "the super-resolution")
+        self._add_slider(form, Control.SR_STEPS, "SR steps", 1, "{:d}", extra=self.sr_respacing)
         self._add_slider(form, Control.NOISE_AUGMENTATION, "Noise aug.", 0.01, "{:.2f}")
         layout.addWidget(cascade)
 
         layout.addWidget(self._run_box())
         layout.addStretch(1)
         for signal in (g.mode_changed, g.sampler_changed, g.cascade_changed, session.model_changed,
-                       session.runner.running_changed, session.opening_changed):
+                       session.runner.running_changed, session.opening_changed, g.respacing_changed,
+                       g.sr_respacing_changed):
             signal.connect(self.refresh)
         session.model_changed.connect(self._show_classes)
         for signal in (session.model_changed, session.opening_changed):
@@ -182,18 +186,38 @@ class Panel(QWidget):
         return box
 
     def _add_slider(self, form: QFormLayout, key: Control, label: str, scale: float, fmt: str,
-                    prop: str | None = None) -> None:
-        """A slider over the setting's whole allowed range (core.settings.LIMITS), in steps of `scale`."""
+                    prop: str | None = None, extra: QWidget | None = None) -> None:
+        """A slider over the setting's whole allowed range (core.settings.LIMITS), in steps of `scale`, and
+        `extra` beside it (enabled on its own)."""
         limit = LIMITS[prop or key.value]
         slider, value = _slider(round(limit.low / scale), round(limit.high / scale)), QLabel()
         value.setMinimumWidth(36)
         row = QHBoxLayout()
         row.addWidget(slider, 1)
         row.addWidget(value)
+        if extra is not None:
+            row.addWidget(extra)
         self.bindings.append(bind_slider(slider, value, self.session.generation, prop or key.value, scale, fmt))
         form.addRow(label, row)
         setattr(self, f"{key.value}_slider", slider)
         self.rows[key] = (slider, value)
+
+    def _respacing_edit(self, prop: str, chain: str) -> QLineEdit:
+        """The chain as a respacing string, beside its step count; red with the reason while it cannot be used."""
+        edit = QLineEdit()
+        edit.setPlaceholderText("= steps")
+        edit.setMaximumWidth(84)
+        hint = (f"{chain} chain as a respacing string: 250 (steps), 10,10,10 (per section), ddim25, fast27; "
+                "empty: the step count")
+        edit.setToolTip(hint)
+        self.bindings.append(bind_text(edit, self.session.generation, prop))
+
+        def show(problem: str) -> None:
+            edit.setStyleSheet("QLineEdit { border: 1px solid #d33; }" if problem else "")
+            edit.setToolTip(f"⚠ {problem}" if problem else hint)
+
+        self.bindings.append(bind_to(self.session, f"{prop}_problem", show))
+        return edit
 
     def _show_model(self) -> None:
         """The model in use, or the one being read ("opening …": Generate waits for it)."""

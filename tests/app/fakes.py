@@ -6,7 +6,7 @@ so no test orders events by sleeping."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,19 +51,28 @@ class FakeModels:
         return self.gates[path]
 
 
-def curve_of(model: ModelSummary, steps: int, stage: Stage, spacing=None) -> ScheduleCurve:
-    """A schedule with log SNR(t) = −t/100 and `steps` evenly spaced timesteps from 0 to 999 (any spacing)."""
+def curve_of(model: ModelSummary, steps: int, stage: Stage, spacing=None, respacing: str = "") -> ScheduleCurve:
+    """A schedule with log SNR(t) = −t/100 and `steps` evenly spaced timesteps from 0 to 999 (any spacing); a
+    respacing string that is a plain count stands for that many steps."""
+    steps = int(respacing) if respacing.isdigit() else steps
     length = model.timesteps
     chain = (length - 1,) if steps == 1 else tuple(round(i * (length - 1) / (steps - 1)) for i in range(steps))
     return ScheduleCurve(stage, tuple(-t / 100 for t in range(length)), chain)
 
 
-def frame(stage: Stage, step: int, total: int, batch: int = 1) -> Frame:
-    """A step whose previews are flat grey at 10·(step + 1), so a test can tell steps apart."""
-    level = min(255, 10 * (step + 1))
+EXACT = 255  # the fake exact decode: previews of pure white, unlike any step's grey
+
+
+def frame(stage: Stage, step: int, total: int, batch: int = 1, latent: bool = False) -> Frame:
+    """A step whose previews are flat grey at 10·(step + 1), so a test can tell steps apart. A `latent` one
+    carries a latent x̂₀ (4 channels at half size), as a latent model's frames do."""
+    level = min(254, 10 * (step + 1))
     preview = np.full((batch, SIZE, SIZE, 3), level, np.uint8)
+    channels, size = (4, SIZE // 2) if latent else (3, SIZE)
+    x0 = np.full((batch, 4, SIZE // 2, SIZE // 2), step, np.float32) if latent else None
     return Frame(stage, step, total, index=total - 1 - step, t=999 - step * (999 // max(total, 1)),
-                 x_t_preview=preview, x0_preview=preview, x_t=np.full((batch, 3, SIZE, SIZE), step, np.float32))
+                 x_t_preview=preview, x0_preview=preview, x_t=np.full((batch, channels, size, size), step, np.float32),
+                 x0=x0)
 
 
 @dataclass
@@ -80,7 +89,11 @@ class FakeRunner:
     fail: str | None = None
     note: str | None = None
     hold_after: int | None = None
+    latent: bool = False  # frames carry a latent x̂₀, whose exact decode the window may ask for
+    decode_gate: threading.Event | None = None  # `exact_frame` waits for it
+    decode_fail: str | None = None
     jobs: list[Job] = field(default_factory=list)
+    decoded: list[tuple[str, int]] = field(default_factory=list)  # (model, frame step) per exact_frame call
 
     def run(self, job: Job, job_id: int, cancel: threading.Event, emit) -> Result:  # on the worker thread
         self.jobs.append(job)
@@ -96,7 +109,7 @@ class FakeRunner:
                 if cancel.is_set():
                     last = frames[-1] if frames else None
                     raise JobCancelledError(last and last.x0_preview, last and last.stage)
-                frames.append(frame(stage, step, total, job.settings.batch_size))
+                frames.append(frame(stage, step, total, job.settings.batch_size, self.latent))
                 emit(StepEvent(job_id, frames[-1], seconds_per_step=0.25))
                 if len(frames) - 1 == self.hold_after and not cancel.wait(30):
                     raise TimeoutError("the test never cancelled")
@@ -105,6 +118,15 @@ class FakeRunner:
         images = frames[-1].x0_preview
         recipe = Recipe(job.kind, "fake", "0" * 64, job.settings, images.shape[2], images.shape[1])
         return Result(images, recipe, tuple(frames), seconds=1.5, base_output=np.zeros((1, 3, SIZE, SIZE), np.float32))
+
+    def exact_frame(self, model: str, frame: Frame) -> Frame:  # on the worker thread
+        self.decoded.append((model, frame.step))
+        if self.decode_gate is not None and not self.decode_gate.wait(30):
+            raise TimeoutError("the test never released the decode")
+        if self.decode_fail:
+            raise RuntimeError(self.decode_fail)
+        exact = np.full_like(frame.x0_preview, EXACT)
+        return replace(frame, x0_preview=exact, x_t_preview=exact)
 
 
 class FakeCanvas:

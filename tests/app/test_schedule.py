@@ -82,7 +82,7 @@ def test_moving_the_strength_shows_the_painting_noised_to_x_t0_then_hides_it(ope
 def test_a_schedule_that_cannot_be_computed_is_an_error_line_not_a_wrong_plot(make_session, path_of, qtbot):
     session = make_session()
 
-    def broken(model, steps, stage, spacing):
+    def broken(model, steps, stage, spacing, respacing):
         raise ValueError(f"steps must be between 1 and {model.timesteps}, got {steps}")
 
     session.schedule._curve_of = broken

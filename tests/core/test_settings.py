@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from studio.core.enums import SamplerKind, Thresholding
@@ -74,3 +76,25 @@ def test_openai_respacing_strings_are_accepted_and_the_empty_one_means_the_step_
 def test_a_malformed_respacing_string_is_refused_in_one_line(respacing):
     with pytest.raises(ValueError, match=r"^respacing .* is not a step count, a list of counts, ddimN or fast27$"):
         Settings(respacing=respacing)
+
+
+@pytest.mark.parametrize("respacing", ["", "250", "10,15,20", "ddim25", "fast27"])
+def test_the_super_resolution_chain_takes_the_same_respacing_strings(respacing):
+    assert Settings(sr_respacing=respacing).sr_respacing == respacing
+
+
+@pytest.mark.parametrize("respacing", ["fast", "10,,10", "250 "])
+def test_a_malformed_super_resolution_respacing_is_refused_in_one_line(respacing):
+    with pytest.raises(ValueError, match=r"^super-resolution respacing .* is not a step count, a list of counts, "
+                                         r"ddimN or fast27$"):
+        Settings(sr_respacing=respacing)
+
+
+def test_a_recipe_keeps_both_respacing_strings_and_an_older_recipe_without_them_still_opens():
+    recipe = Recipe(JobKind.TEXT_TO_IMAGE, "glide", "ab" * 32, Settings(respacing="100", sr_respacing="fast27"),
+                    256, 256)
+    assert Recipe.from_json(recipe.to_json()).settings.sr_respacing == "fast27"
+    old = json.loads(recipe.to_json())
+    del old["settings"]["respacing"], old["settings"]["sr_respacing"]
+    settings = Recipe.from_json(json.dumps(old)).settings
+    assert (settings.respacing, settings.sr_respacing) == ("", "")

@@ -213,3 +213,32 @@ def test_an_upsampler_gets_the_clean_low_res_image_through_its_own_bilinear_resi
     eight_bit = from_uint8(image)  # already on the 8-bit grid the GLIDE upsampler rounds to
     expected = F.interpolate(eight_bit, size=(16, 16), mode="bilinear", align_corners=False)
     assert len(seen) == 2 and torch.allclose(seen[0], expected, atol=1e-6)
+
+
+def test_a_preset_cascade_opens_with_its_authors_respacing_for_the_base_and_the_upsampler(tmp_path, gpt2_resources):
+    """glide-text2im's notebook samples the base with respacing "100" and the upsampler with "fast27": both
+    become the defaults (CLI and window); a typed step count or string wins."""
+    from studio.cli import build_parser, settings_from_args
+    from studio.engine.model_info import setting_defaults, summarize
+    from studio.engine.openai_import import import_checkpoint
+
+    imported(tmp_path, "glide_base", "base", vocab_size=50257)
+    imported(tmp_path, "glide_upsample", "sr", vocab_size=50257, small_size=8, image_size=16)
+    cascade = tmp_path / "cascade"
+    cascade.mkdir()
+    for role, preset in (("base", "glide-base"), ("sr", "glide-upsample")):
+        import_checkpoint("glide", tmp_path / f"{role}.pt", cascade / f"{role}.safetensors", preset=preset,
+                          flags=tmp_path / f"{role}.json")
+    assert main(["cascade", "--name", "GLIDE", "--base", str(cascade / "base.safetensors"), "--sr",
+                 str(cascade / "sr.safetensors"), "--out", str(cascade)]) == 0
+
+    authors = {"guidance_scale": 3.0, "respacing": "100", "sr_respacing": "fast27"}
+    assert setting_defaults(cascade) == authors and dict(summarize(str(cascade)).defaults) == authors
+    assert setting_defaults(tmp_path / "base.safetensors") == {}  # imported from flags: no authors' settings
+
+    def settings(*args):
+        return settings_from_args(build_parser().parse_args(["generate", "--model", str(cascade), *args]))
+
+    assert (settings().respacing, settings().sr_respacing) == ("100", "fast27")
+    assert (settings("--steps", "5").respacing, settings("--steps", "5").sr_respacing) == ("", "fast27")
+    assert settings("--sr-steps", "4").sr_respacing == "" and settings("--sr-respacing", "3").sr_respacing == "3"

@@ -409,5 +409,5 @@ def test_our_models_sampling_defaults_come_from_their_config(partial_sr_cascade,
     from studio.engine.model_info import _defaults, setting_defaults
     from studio.models.files import read_model_info
 
-    assert _defaults(read_model_info(partial_sr_cascade / "sr.safetensors").config) == {"eta": 1.0}
+    assert _defaults(None, read_model_info(partial_sr_cascade / "sr.safetensors").config) == {"eta": 1.0}
     assert setting_defaults(tiny_cascade) == {}  # η = 0 is the settings' own default: nothing to say

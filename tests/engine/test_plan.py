@@ -165,3 +165,32 @@ def test_a_respacing_string_picks_the_base_chain_s_timesteps_instead_of_the_step
     assert sections.chain.timesteps.tolist() == [0, round((first - 1) / 2), first - 1, first]
     with pytest.raises(ValueError, match=rf"^cannot take {T + 1} steps from a section of {T} "):
         plan_job(TextToImage(str(tiny_cascade), FAST.with_(respacing=str(T + 1))), models)
+
+
+def test_the_sr_stage_walks_its_own_respacing_string_and_the_totals_and_curve_follow(models, tiny_cascade):
+    from studio.engine.model_info import schedule_curve, summarize
+
+    T = models.sr.config.diffusion.timesteps
+    settings = FAST.with_(steps=4, respacing="2", sr_respacing="3")
+    plan = plan_job(TextToImage(str(tiny_cascade), settings), models)
+    base, sr = plan.stages
+    assert len(base.chain) == 2 and len(sr.chain) == 3
+    assert sr.chain.timesteps.tolist() == [0, round((T - 1) / 2), T - 1]
+    assert plan.totals == ((Stage.BASE, 2), (Stage.SR, sr.steps))  # the progress bar's total
+    summary = summarize(str(tiny_cascade))
+    for stage, chain in ((Stage.BASE, base.chain), (Stage.SR, sr.chain)):
+        curve = schedule_curve(summary, 4, stage, respacing="2" if stage is Stage.BASE else "3")
+        assert list(curve.chain) == chain.timesteps.tolist()  # the plot shows the chain the run walks
+    upscale = plan_job(Upscale(str(tiny_cascade), settings, np.zeros((16, 16, 3), np.uint8)), models).stages[0]
+    assert len(upscale.chain) == 3
+
+
+def test_a_respaced_run_s_frames_carry_its_chain_length_so_a_fork_walks_the_same_chain(tiny_cascade):
+    pipeline = Pipeline(ModelCache(choose_device("cpu")))
+    settings = FAST.with_(steps=30, respacing="4", cascade=False)
+    run = pipeline.run(TextToImage(str(tiny_cascade), settings), 1, threading.Event(), lambda _: None)
+    assert [f.chain_length for f in run.frames] == [4] * 4 and [f.total for f in run.frames] == [4] * 4
+    frame = run.frames[1]
+    fork = ForkPoint(Stage.BASE, frame.index, frame.chain_length, frame.x_t, step=frame.step + 1)
+    forked = pipeline.run(TextToImage(str(tiny_cascade), settings, fork=fork), 2, threading.Event(), lambda _: None)
+    assert len(forked.frames) == 3 and np.abs(forked.images.astype(int) - run.images.astype(int)).max() <= 1

@@ -72,18 +72,23 @@ def test_the_negative_prompt_changes_the_image(pipeline, sd_file):
     assert not np.array_equal(plain.images, other.images)
 
 
-def test_a_scrubbed_frame_gets_the_exact_decode_of_its_latent_x0(pipeline, sd_file):
+def test_a_scrubbed_frame_gets_the_exact_decode_of_its_latent_x0_and_x_t(pipeline, sd_file):
     result, _ = run(pipeline, TextToImage(str(sd_file), FAST))
     frame = result.frames[0]
     assert frame.x0.shape == (1, 4, 64, 64)
     exact = pipeline.exact_frame(str(sd_file), frame)
     model = load_model(sd_file)
-    with torch.inference_mode():
-        decoded = model.module.decode_latents(torch.from_numpy(frame.x0))
-    expected = ((decoded.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    assert np.abs(exact.x0_preview.astype(int) - expected.astype(int)).max() <= 1
+
+    def decoded(latents):
+        with torch.inference_mode():
+            images = model.module.decode_latents(torch.from_numpy(latents))
+        return ((images.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy().astype(int)
+
+    assert np.abs(exact.x0_preview.astype(int) - decoded(frame.x0)).max() <= 1
+    assert np.abs(exact.x_t_preview.astype(int) - decoded(frame.x_t)).max() <= 1
     assert not np.array_equal(exact.x0_preview, frame.x0_preview)  # the cheap preview is an approximation
-    assert np.array_equal(exact.x_t, frame.x_t)
+    assert not np.array_equal(exact.x_t_preview, frame.x_t_preview)
+    assert np.array_equal(exact.x_t, frame.x_t) and np.array_equal(exact.x0, frame.x0)  # forks are unchanged
 
 
 def test_a_fork_from_a_step_repeats_the_rest_of_the_run(pipeline, sd_file):
@@ -121,6 +126,8 @@ def test_inpainting_keeps_the_known_pixels_exactly(pipeline, model, request):
     assert np.array_equal(result.images[0][known], _painting()[known])
     assert not np.array_equal(result.images[0][~known], _painting()[~known])
     assert np.array_equal(result.frames[-1].x0_preview[0], result.images[0])  # the timeline ends on the result
+    # that frame shows the finished image already: no exact decode would replace the composite
+    assert result.frames[-1].x0 is None and pipeline.exact_frame(str(path), result.frames[-1]) is result.frames[-1]
 
 
 def test_the_inpainting_checkpoint_is_a_mask_channel_model(sd_inpainting_file):

@@ -5,12 +5,13 @@ No test depends on timing: a runner can hold its job inside the first step until
 """
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 
-from studio.core.events import JobCancelled, JobFailed, JobFinished
+from studio.core.events import DecodeFailed, Frame, FrameDecoded, JobCancelled, JobFailed, JobFinished
 from studio.core.jobs import TextToImage
-from studio.core.settings import Settings
+from studio.core.settings import Settings, Stage
 from studio.engine.worker import JobCancelledError, Worker
 
 TIMEOUT = 10  # seconds; only reached if the worker hangs
@@ -42,6 +43,11 @@ class GatedRunner:
             last = np.full((1, 2, 2, 3), i, np.uint8)
         self.ran.append(job_id)
         return job.settings.prompt
+
+    def exact_frame(self, model, frame):
+        if model == "broken":
+            raise ValueError("the autoencoder\nis missing")
+        return replace(frame, x0_preview=frame.x0_preview + 1)
 
 
 def _job(prompt="a"):
@@ -122,3 +128,52 @@ def test_cancel_all_drops_the_running_job_and_everything_queued():
         assert worker.wait_idle(TIMEOUT)
     assert sorted(e.job_id for e in events if isinstance(e, JobCancelled)) == ids
     assert runner.ran == [later]
+
+
+def _frame():
+    preview = np.zeros((1, 2, 2, 3), np.uint8)
+    return Frame(Stage.BASE, 0, 1, 0, 999, preview, preview, np.zeros((1, 4, 1, 1), np.float32),
+                 x0=np.zeros((1, 4, 1, 1), np.float32))
+
+
+def _answering_worker(runner):
+    """A worker, its events, and a semaphore released once per answered decode request."""
+    events, answered = [], threading.Semaphore(0)
+
+    def emit(event):
+        events.append(event)
+        if isinstance(event, DecodeFailed | FrameDecoded):
+            answered.release()
+
+    return Worker(runner, emit), events, answered
+
+
+def test_a_decode_request_waits_for_every_job_so_no_run_is_slowed():
+    runner = GatedRunner(hold=True)
+    worker, events, answered = _answering_worker(runner)
+    with worker:
+        first = worker.submit(_job("running"))
+        assert runner.inside.wait(TIMEOUT)
+        request = worker.request_exact_frame("model.safetensors", _frame())
+        second = worker.submit(_job("queued after the request"))
+        runner.release.set()
+        assert answered.acquire(timeout=TIMEOUT)
+    ended = [e for e in events if isinstance(e, JobFinished | FrameDecoded)]
+    assert [(type(e), getattr(e, "job_id", None) or e.request_id) for e in ended] == [
+        (JobFinished, first), (JobFinished, second), (FrameDecoded, request)]
+    assert int(ended[-1].frame.x0_preview.max()) == 1
+
+
+def test_a_failing_decode_is_one_line_and_the_worker_goes_on():
+    runner = GatedRunner()
+    worker, events, answered = _answering_worker(runner)
+    with worker:
+        request = worker.request_exact_frame("broken", _frame())
+        worker.request_exact_frame("model.safetensors", _frame())
+        assert answered.acquire(timeout=TIMEOUT) and answered.acquire(timeout=TIMEOUT)
+        job = worker.submit(_job("after"))
+        assert worker.wait_idle(TIMEOUT)
+    worker_events = [e for e in events if isinstance(e, DecodeFailed | FrameDecoded | JobFinished)]
+    assert DecodeFailed(request, "the autoencoder is missing") in worker_events
+    assert sum(isinstance(e, FrameDecoded) for e in worker_events) == 1
+    assert [e.job_id for e in worker_events if isinstance(e, JobFinished)] == [job]

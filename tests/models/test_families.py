@@ -86,7 +86,7 @@ def test_only_glide_s_upsamplers_sample_at_temperature_0_997_from_an_8_bit_low_r
 
 
 
-def test_a_preset_s_authors_scales_are_its_setting_defaults_and_a_flags_import_has_none():
+def test_a_preset_s_authors_scales_and_respacing_are_its_setting_defaults_and_a_flags_import_has_none():
     from dataclasses import replace
 
     from studio.core.enums import Architecture
@@ -98,8 +98,9 @@ def test_a_preset_s_authors_scales_are_its_setting_defaults_and_a_flags_import_h
         config = replace(config, openai=replace(config.openai, preset=preset))
         return FAMILIES[architecture].sampling(config).setting_defaults()
 
-    assert defaults(Architecture.GLIDE, "glide-base") == {"guidance_scale": 3.0}
-    assert defaults(Architecture.GLIDE, "glide-base-inpaint") == {"guidance_scale": 5.0}
-    assert defaults(Architecture.ADM, "adm-128") == {"class_guidance": 0.5}
-    assert defaults(Architecture.ADM, "adm-lsun-cat") == {}
+    assert defaults(Architecture.GLIDE, "glide-base") == {"guidance_scale": 3.0, "respacing": "100"}
+    assert defaults(Architecture.GLIDE, "glide-base-inpaint") == {"guidance_scale": 5.0, "respacing": "100"}
+    assert defaults(Architecture.GLIDE, "glide-upsample") == {"respacing": "fast27"}
+    assert defaults(Architecture.ADM, "adm-128") == {"class_guidance": 0.5, "respacing": "250"}
+    assert defaults(Architecture.ADM, "adm-lsun-cat") == {"respacing": "1000"}
     assert defaults(Architecture.GLIDE, "") == {}

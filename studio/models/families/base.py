@@ -55,11 +55,14 @@ class StageSampling:
     guidance_scale: float | None = None  # classifier-free guidance
     class_guidance: float | None = None  # classifier guidance, with the classifier the authors paired
     eta: float | None = None  # DDIM η (our own models: DiffusionConfig.sample_eta)
+    respacing: str | None = None  # the chain as the authors' respacing string (OpenAI's "100", "fast27")
 
-    def setting_defaults(self) -> dict[str, float]:
-        """The `Settings` fields this model's authors chose, by field name."""
-        scales = {"guidance_scale": self.guidance_scale, "class_guidance": self.class_guidance, "eta": self.eta}
-        return {name: value for name, value in scales.items() if value is not None}
+    def setting_defaults(self) -> dict[str, float | str]:
+        """The `Settings` fields this model's authors chose, by field name (the respacing as `respacing`:
+        the caller knows whether the model is a cascade's base or its SR stage)."""
+        chosen = {"guidance_scale": self.guidance_scale, "class_guidance": self.class_guidance, "eta": self.eta,
+                  "respacing": self.respacing}
+        return {name: value for name, value in chosen.items() if value is not None}
 
     def low_res_input(self, low_res: torch.Tensor) -> torch.Tensor:
         """The low-res image as this stage's network takes it: (x+1)·127.5 rounded, back to [−1, 1]."""

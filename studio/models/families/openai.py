@@ -74,7 +74,8 @@ class OpenAIFamily:
         """GLIDE's upsamplers start from 0.997·z on the base output rounded to 8 bits (the notebooks'
         `upsample_temp`, `((samples+1)*127.5).round()/127.5 - 1`); its inpainting models have the known
         pixels forced into x̂₀ before clipping (the notebooks' `denoised_fn`). A file imported as a preset
-        brings its authors' guidance scale (GLIDE) or classifier scale (ADM) as the settings' default."""
+        brings its authors' guidance scale (GLIDE) or classifier scale (ADM) and respacing string as the
+        settings' defaults."""
         kind = config.openai.kind
         glide_sr = self.architecture is Architecture.GLIDE and kind in SUPER_RES_KINDS
         preset = PRESETS.get(config.openai.preset)
@@ -83,7 +84,8 @@ class OpenAIFamily:
                              known_into_x0=kind in INPAINT_KINDS, low_res_bilinear=kind in SUPER_RES_KINDS,
                              sr_mask_channels=kind is NetKind.SUPER_RES_INPAINT,
                              guidance_scale=authors.guidance_scale if authors and authors.guidance_scale else None,
-                             class_guidance=authors.classifier_scale if authors and authors.classifier else None)
+                             class_guidance=authors.classifier_scale if authors and authors.classifier else None,
+                             respacing=authors.respacing if authors else None)
 
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning) -> torch.Tensor:
