@@ -11,7 +11,7 @@ from studio.diffusion.schedule import karras_respace, make_schedule, respace
 from studio.models.cascade import describe_model_path, resolve_model_path
 from studio.models.config import ModelConfig
 from studio.models.families import family_of
-from studio.models.files import ModelFileError, read_model_info
+from studio.models.files import ModelFileError, ModelInfo, read_model_info
 
 __all__ = ["ModelFileError", "ModelSummary", "ScheduleCurve", "schedule_curve", "setting_defaults", "summarize"]
 
@@ -54,15 +54,24 @@ def summarize(path: str | Path) -> ModelSummary:
     return ModelSummary(
         path=str(path), name=cascade.name,
         resolution=base.config.resolution if base else sr.config.low_res,
-        output_resolution=(sr or base).config.resolution,
+        output_resolution=_output_resolution(base, sr),
         has_base=base is not None, has_sr=sr is not None,
         class_names=classifier.config.class_names if classifier else (),
         timesteps=main.config.diffusion.timesteps, schedule=main.config.diffusion.schedule.value,
         description=describe_model_path(path),
         sr_timesteps=sr.config.diffusion.timesteps if sr else 0,
         sr_schedule=sr.config.diffusion.schedule.value if sr else "",
-        defaults=tuple(_defaults(main.config).items()),
+        defaults=tuple(_cascade_defaults(base, sr).items()),
     )
+
+
+def _output_resolution(base: ModelInfo | None, sr: ModelInfo | None) -> int:
+    """The cascade's image size: an any-size upsampler (the SD x4) enlarges the base's image by its factor."""
+    if sr is None:
+        return base.config.resolution
+    if base is not None and family_of(sr.config).sampling(sr.config).any_size:
+        return base.config.resolution * sr.config.resolution // sr.config.low_res
+    return sr.config.resolution
 
 
 def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE,
@@ -82,7 +91,15 @@ def setting_defaults(path: str | Path) -> dict[str, float]:
     """The settings the authors of the model (its base, else its SR stage) sample with: GLIDE's guidance
     scale, ADM's classifier scale — for a file imported as one of their presets; {} otherwise."""
     cascade = resolve_model_path(Path(path))
-    return _defaults(read_model_info(cascade.base or cascade.sr).config)
+    return _cascade_defaults(*(read_model_info(f) if f else None for f in (cascade.base, cascade.sr)))
+
+
+def _cascade_defaults(base: ModelInfo | None, sr: ModelInfo | None) -> dict[str, float]:
+    """The base's defaults (else the SR stage's), and the SR stage's noise augmentation, which is its own."""
+    defaults = _defaults((base or sr).config)
+    if sr is not None and "noise_augmentation" in (sr_defaults := _defaults(sr.config)):
+        defaults["noise_augmentation"] = sr_defaults["noise_augmentation"]
+    return defaults
 
 
 def _defaults(config: ModelConfig) -> dict[str, float]:

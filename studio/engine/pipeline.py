@@ -76,7 +76,7 @@ class Pipeline:
         if frame.x0 is None:
             return frame
         loaded = load_cascade(self.cache, model)
-        space = latent_space(loaded.base)
+        space = latent_space(loaded.sr if frame.stage is Stage.SR else loaded.base)
         with torch.inference_mode():
             images = space.decode(torch.from_numpy(frame.x0).to(self.cache.device.device))
         return replace(frame, x0_preview=to_uint8(images))
