@@ -123,3 +123,16 @@ class SD1Config:
     @property
     def resolution(self) -> int:
         return self.latent_size * self.vae.factor
+
+
+def x4_upscaler_config() -> SD1Config:
+    """The released `x4-upscaler-ema.safetensors` (configs/stable-diffusion/x4-upscaling.yaml): a U-Net of
+    width 256 over 7 channels, attention at the three coarser levels (no self-attention at the first two),
+    OpenCLIP ViT-H/14's text transformer, the f = 4 autoencoder."""
+    return SD1Config(
+        unet=SDUNetConfig(in_channels=7, model_channels=256, channel_mult=(1, 2, 2, 4), attention_levels=(1, 2, 3),
+                          context_dim=1024, num_classes=1000, linear_projection=True, cross_only_levels=(1, 2)),
+        text=CLIPTextConfig(width=1024, layers=24, intermediate=4096, open_clip=True),
+        vae=AutoencoderConfig(channel_mult=(1, 2, 4)),
+        latent_scale=X4_LATENT_SCALE, latent_size=128,
+    )
