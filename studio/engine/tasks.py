@@ -215,8 +215,9 @@ def frame_preview(model: LoadedModel) -> Callable[[torch.Tensor], torch.Tensor]:
 
 def _noise_shape(size: int, space: LatentSpace | None, batch: int) -> tuple[int, ...]:
     """x_T's shape for images of size × size: the images themselves, or their latents."""
-    small = size if space is None else size // space.factor
-    return (batch, 3, small, small) if space is None else (batch, space.channels, small, small)
+    if space is None:
+        return (batch, 3, size, size)
+    return (batch, space.channels, size // space.factor, size // space.factor)
 
 
 def _pixels(x: torch.Tensor, space: LatentSpace | None) -> torch.Tensor:
