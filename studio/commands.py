@@ -40,6 +40,10 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
             from studio.engine.bench_sd import main as bench_sd_main
 
             return bench_sd_main(["--rounds", str(args.rounds or 5)])
+        if args.command == "bench" and args.what == "sd-x4":
+            from studio.engine.bench_x4 import main as bench_x4_main
+
+            return bench_x4_main(["--rounds", str(args.rounds or 3)])
         if args.command == "bench":
             from studio.engine.bench_unet import main as bench_main
 

@@ -9,6 +9,7 @@ class ScheduleKind(str, Enum):
     LINEAR = "linear"
     COSINE = "cosine"
     SCALED_LINEAR = "scaled-linear"  # latent diffusion / SD 1.x: √β linear from √0.00085 to √0.012
+    SCALED_LINEAR_X4 = "scaled-linear-x4"  # SD 2's x4 upscaler: √β linear from √1e-4 to √0.02
 
 
 class PredictionType(str, Enum):
@@ -76,6 +77,7 @@ class Architecture(str, Enum):
     IDDPM = "iddpm"  # openai/improved-diffusion (Nichol & Dhariwal 2021)
     GLIDE = "glide"  # openai/glide-text2im (Nichol et al. 2021): text-conditioned U-Nets
     SD1 = "sd1"  # Stable Diffusion 1.x checkpoints, read in place (models/families/sd1.py)
+    SD_X4 = "sd-x4"  # Stable Diffusion 2's x4 upscaler, read in place (models/families/sd_x4.py)
 
 
 class NetKind(str, Enum):

@@ -139,6 +139,8 @@ def make_schedule(kind: ScheduleKind, num_timesteps: int = 1000) -> Schedule:
         return cosine_schedule(num_timesteps)
     if kind is ScheduleKind.SCALED_LINEAR:
         return scaled_linear_schedule(num_timesteps)
+    if kind is ScheduleKind.SCALED_LINEAR_X4:  # ldm's "linear" is √β-linear; the x4 config's ends
+        return scaled_linear_schedule(num_timesteps, 1e-4, 0.02)
     raise ValueError(f"unknown schedule {kind!r}")
 
 

@@ -13,7 +13,7 @@ from studio.engine.plan import chain_of
 from studio.models.cascade import describe_model_path, resolve_model_path
 from studio.models.config import ModelConfig
 from studio.models.families import family_of
-from studio.models.files import ModelFileError, read_model_info
+from studio.models.files import ModelFileError, ModelInfo, read_model_info
 
 __all__ = ["ModelFileError", "ModelSummary", "ScheduleCurve", "respacing_error", "schedule_curve", "setting_defaults",
            "summarize"]
@@ -57,7 +57,7 @@ def summarize(path: str | Path) -> ModelSummary:
     return ModelSummary(
         path=str(path), name=cascade.name,
         resolution=base.config.resolution if base else sr.config.low_res,
-        output_resolution=(sr or base).config.resolution,
+        output_resolution=_output_resolution(base, sr),
         has_base=base is not None, has_sr=sr is not None,
         class_names=classifier.config.class_names if classifier else (),
         timesteps=main.config.diffusion.timesteps, schedule=main.config.diffusion.schedule.value,
@@ -66,6 +66,15 @@ def summarize(path: str | Path) -> ModelSummary:
         sr_schedule=sr.config.diffusion.schedule.value if sr else "",
         defaults=tuple(_defaults(base and base.config, sr and sr.config).items()),
     )
+
+
+def _output_resolution(base: ModelInfo | None, sr: ModelInfo | None) -> int:
+    """The cascade's image size: an any-size upsampler (the SD x4) enlarges the base's image by its factor."""
+    if sr is None:
+        return base.config.resolution
+    if base is not None and family_of(sr.config).sampling(sr.config).any_size:
+        return base.config.resolution * sr.config.resolution // sr.config.low_res
+    return sr.config.resolution
 
 
 def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE,
@@ -104,8 +113,8 @@ def setting_defaults(path: str | Path) -> dict[str, float | str]:
 
 
 def _defaults(base: ModelConfig | None, sr: ModelConfig | None) -> dict[str, float | str]:
-    """The base's scales and respacing; the SR stage's respacing as `sr_respacing` (and its scales when there
-    is no base: they are the ones an upscale uses)."""
+    """The base's scales and respacing; the SR stage's respacing as `sr_respacing` and its noise augmentation
+    (and its scales when there is no base: they are the ones an upscale uses)."""
     found: dict[str, float | str] = {}
     if sr is not None:
         found = family_of(sr).sampling(sr).setting_defaults()
@@ -113,6 +122,6 @@ def _defaults(base: ModelConfig | None, sr: ModelConfig | None) -> dict[str, flo
         if respacing is not None:
             found["sr_respacing"] = respacing
     if base is not None:
-        found = {k: v for k, v in found.items() if k == "sr_respacing"}
+        found = {k: v for k, v in found.items() if k in ("sr_respacing", "noise_augmentation")}  # the SR's own
         found |= family_of(base).sampling(base).setting_defaults()
     return found

@@ -23,6 +23,7 @@ from studio.diffusion.samplers import sampler_spec
 from studio.diffusion.schedule import Schedule, karras_respace, make_schedule, respace
 from studio.diffusion.sdedit import sdedit_steps
 from studio.engine.models import CascadeModels
+from studio.models.families import family_of
 from studio.models.files import LoadedModel
 
 
@@ -49,6 +50,7 @@ class StagePlan:
     mask: np.ndarray | None = None  # uint8 [H, W], 255 = regenerate; the stage's output keeps the rest
     low_res: np.ndarray | None = None  # uint8 [H, W, 3]: the image to upscale, when no stage before gives one
     mask_channels: bool = False  # inpainting with a model trained on mask channels, not by replacement
+    size: int = 0  # the stage's images are size × size pixels (set by `_stage`)
 
     @property
     def start(self) -> int:
@@ -152,17 +154,36 @@ def _sr_stage(s: Settings, models: CascadeModels, inputs: _Inputs, fork: ForkPoi
     chain = stage_chain(models.sr, s.sr_steps, s.spacing, s.sr_respacing)
     if fork is not None and fork.low_res is None and inputs.low_res is None:
         raise ValueError("a fork of the super-resolution stage needs the base image it refined")
+    how = family_of(models.sr.config).sampling(models.sr.config)
+    if s.noise_augmentation > how.max_noise_augmentation:
+        raise ValueError(f"this super-resolution model was trained with noise augmentation up to "
+                         f"{how.max_noise_augmentation:.2f}, not {s.noise_augmentation:g}")
     strength = models.sr.config.diffusion.sample_strength  # see DiffusionConfig.sample_strength
     start = sdedit_steps(len(chain), strength) - 1 if fork is None else _fork_position(fork, chain)
     return _stage(Stage.SR, Task.SUPER_RESOLVE, models.sr, chain, range(start, -1, -1), s, fork,
-                  image=inputs.known, mask=inputs.mask, low_res=inputs.low_res)
+                  image=inputs.known, mask=inputs.mask, low_res=inputs.low_res,
+                  size=_sr_size(models, inputs, fork) if how.any_size else models.sr.config.resolution)
+
+
+def _sr_size(models: CascadeModels, inputs: _Inputs, fork: ForkPoint | None) -> int:
+    """An any-size upsampler's output: its factor times the low-res image it will get — the fork's, the
+    base stage's output, or the image to upscale fitted to its low_res."""
+    sr = models.sr.config
+    if fork is not None and fork.low_res is not None:
+        low = fork.low_res.shape[-1]
+    elif inputs.low_res is None and models.base is not None:
+        low = models.base.config.resolution
+    else:
+        low = sr.low_res
+    return low * sr.resolution // sr.low_res
 
 
 def _stage(stage: Stage, task: Task, model: LoadedModel, chain: Schedule, positions, s: Settings,
-           fork: ForkPoint | None = None, **inputs) -> StagePlan:
+           fork: ForkPoint | None = None, size: int | None = None, **inputs) -> StagePlan:
     positions = tuple(positions)
     calls = len(positions) * sampler_spec(s.sampler).network_calls
-    return StagePlan(stage, task, model, chain, positions, calls, fork, **inputs)
+    return StagePlan(stage, task, model, chain, positions, calls, fork, size=size or model.config.resolution,
+                     **inputs)
 
 
 def _fork_position(fork: ForkPoint, chain: Schedule) -> int:

@@ -66,9 +66,9 @@ def fit_inputs(plan: StagePlan, settings: Settings, device: torch.device, notes:
     image = mask = low_res = None
     if plan.image is not None:
         what = {Task.SDEDIT: "painting", Task.ILVR: "reference"}.get(plan.task, "image")
-        image = _batch(fit_image(plan.image, config.resolution, device, what, stage_notes), batch)
+        image = _batch(fit_image(plan.image, plan.size, device, what, stage_notes), batch)
     if plan.mask is not None:
-        mask = fit_mask(plan.mask, config.resolution, device, stage_notes)
+        mask = fit_mask(plan.mask, plan.size, device, stage_notes)
     if plan.low_res is not None:
         low_res = _batch(fit_image(plan.low_res, config.low_res, device, "image", notes), batch)
     return StageInputs(image, mask, low_res)
@@ -80,7 +80,7 @@ def run_sample(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous
     space = latent_space(plan.model)
     x = _forked(plan, ctx)
     if x is None:
-        x = initial_noise(_noise_shape(plan.model, space, ctx.settings.batch_size), ctx.generator, ctx.device)
+        x = initial_noise(_noise_shape(plan.size, space, ctx.settings.batch_size), ctx.generator, ctx.device)
     s = ctx.settings
     out = sample(s.sampler, denoise, x, plan.chain, variance=_variance(plan), options=_options(s), start=plan.start,
                  generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
@@ -140,15 +140,18 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
     """The cascade's SR stage on the previous stage's output (or the image to upscale, or a fork's base image).
 
     It follows its prompt without classifier-free guidance: the low-res image already fixes the content,
-    and guidance would double the cost of the most expensive stage."""
+    and guidance would double the cost of the most expensive stage. A latent upsampler (the SD x4) samples
+    latents of the output, with the low-res image at the latent's size beside them, and decodes them."""
     sr, s = plan.model, ctx.settings
     low = previous if previous is not None else _fork_low_res(plan, ctx)
     if low is None:
         low = inputs.low_res
     how = family_of(sr.config).sampling(sr.config)
     low = how.low_res_input(low)
+    space = latent_space(sr)
     schedule = training_schedule(sr)
-    cond = _sr_inputs(how, low, sr.config.resolution, s, schedule.alphas_cumprod, ctx.generator)
+    beside = plan.size if space is None else plan.size // space.factor  # the size x_t and the low-res image share
+    cond = _sr_inputs(how, low, beside, s, schedule.alphas_cumprod, ctx.generator)
     extra = cond.extra
     if how.sr_mask_channels:  # nothing known outside an inpainting: every pixel is regenerated
         known = inputs.image if inputs.image is not None else torch.zeros_like(extra)
@@ -160,13 +163,15 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
                         extra, cond.aug_level)
     x = _forked(plan, ctx)
     if x is None and plan.start < len(plan.chain) - 1:  # the model's sample_strength: from the noised upsample
-        start = upsample(low, sr.config.resolution).clamp(-1, 1)
+        start = upsample(low, plan.size).clamp(-1, 1)
+        start = start if space is None else space.encode(start)
         x = q_sample(start, plan.chain.alphas_cumprod[plan.start], randn_like(start, ctx.generator))
     elif x is None:
-        x = how.temperature * initial_noise((low.shape[0], 3, sr.config.resolution, sr.config.resolution),
-                                            ctx.generator, ctx.device)
-    out = sample(s.sampler, guided(inner, prompt, s), x, plan.chain, variance=_variance(plan), options=_options(s),
-                 start=plan.start, generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
+        x = how.temperature * initial_noise(_noise_shape(plan.size, space, low.shape[0]), ctx.generator, ctx.device)
+    out = sample(s.sampler, guided(inner, prompt, s, latent=space is not None), x, plan.chain,
+                 variance=_variance(plan), options=_options(s), start=plan.start, generator=ctx.generator,
+                 callback=ctx.callback, cancel=ctx.cancel)
+    out = _pixels(out, space)
     if inputs.mask is not None:  # the SR stage of an inpainting: the known pixels of the original, exactly
         out = composite(out, inputs.image, inputs.mask)
         ctx.show_result(out)
@@ -175,8 +180,9 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
 
 def _sr_inputs(how: StageSampling, low: torch.Tensor, size: int, s: Settings, alphas_cumprod: torch.Tensor,
                generator: torch.Generator) -> SRConditioning:
-    """The upsampled low-res image and its augmentation level: ours noised to the settings' level and
-    resized bicubically; the references' upsamplers get their own bilinear resize of the clean image."""
+    """The low-res image resized to `size` and its augmentation level: ours noised to the settings' level and
+    resized bicubically (the SD x4: noised by its own training process, at its own size); the references'
+    pixel upsamplers get their own bilinear resize of the clean image."""
     if how.low_res_bilinear:
         up = F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
         return SRConditioning(extra=up, aug_level=torch.zeros(low.shape[0], dtype=torch.long, device=low.device))
@@ -207,9 +213,11 @@ def frame_preview(model: LoadedModel) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda z: F.interpolate(space.preview(z), scale_factor=space.factor, mode="nearest")
 
 
-def _noise_shape(model: LoadedModel, space: LatentSpace | None, batch: int) -> tuple[int, ...]:
-    res = model.config.resolution
-    return (batch, 3, res, res) if space is None else (batch, space.channels, res // space.factor, res // space.factor)
+def _noise_shape(size: int, space: LatentSpace | None, batch: int) -> tuple[int, ...]:
+    """x_T's shape for images of size × size: the images themselves, or their latents."""
+    if space is None:
+        return (batch, 3, size, size)
+    return (batch, space.channels, size // space.factor, size // space.factor)
 
 
 def _pixels(x: torch.Tensor, space: LatentSpace | None) -> torch.Tensor:

@@ -23,7 +23,7 @@ _HOW_TO_OPEN = f"its folder or {DESCRIPTION}"
 @dataclass(frozen=True)
 class Cascade:
     name: str
-    base: Path
+    base: Path | None  # None: a lone upscaler read in place (the SD x4), which only upscales
     sr: Path | None = None
     classifier: Path | None = None
 
@@ -69,12 +69,15 @@ def _check_description(description: Path, data: object) -> None:
 
 def resolve_model_path(path: str | Path) -> Cascade:
     """A base (or inpainting) model file, a cascade folder or a cascade JSON, as a Cascade (files checked).
-    A lone SR stage or classifier is refused: it only runs as part of its cascade."""
+    A lone SR stage or classifier of ours is refused: it only runs as part of its cascade. A foreign upscaler
+    read in place (the SD x4) has no cascade of its own: alone, it upscales."""
     path = Path(path)
     if path.is_dir() or path.suffix == ".json":
         return read_cascade(path)
     info = read_model_info(path)
     # an SR stage or a classifier cannot make an image from nothing; their cascade can
+    if info.config.role is Role.SR and info.in_place:
+        return Cascade(name=info.card.name or path.stem, base=None, sr=path)
     if info.config.role is Role.SR:
         raise ModelFileError(path, f"is a super-resolution stage; open the cascade ({_HOW_TO_OPEN})")
     if info.config.role is Role.CLASSIFIER:

@@ -286,7 +286,7 @@ class ModelConfig:
     low_res: int | None = None  # SR only: the size of the low-resolution input
     architecture: Architecture = Architecture.STUDIO  # the family (models.families); absent in older files
     openai: OpenAINetConfig | None = None  # the network of an imported OpenAI checkpoint (adm, iddpm, glide)
-    sd: SD1Config | None = None  # architecture sd1: read off the checkpoint's shapes, never stored
+    sd: SD1Config | None = None  # architectures sd1 and sd-x4: read off the checkpoint's shapes, never stored
 
     def __post_init__(self) -> None:
         try:
@@ -301,6 +301,10 @@ class ModelConfig:
         if self.architecture is Architecture.SD1:
             _check(self.sd is not None and self.role in (Role.BASE, Role.INPAINT),
                    "an sd1 model needs its sd config and is a base or inpainting model")
+            return
+        if self.architecture is Architecture.SD_X4:
+            _check(self.sd is not None and self.sd.upscaler and self.role is Role.SR and self.low_res is not None,
+                   "an sd-x4 model needs its sd config and is a super-resolution model with low_res")
             return
         if self.architecture in OPENAI_ARCHITECTURES:
             self._check_openai()

@@ -15,11 +15,13 @@ from studio.models.config import ModelConfig
 from studio.models.families.base import Conditioning, Family, LatentSpace, StageSampling
 from studio.models.families.openai import OpenAIFamily
 from studio.models.families.sd1 import SD1Family
+from studio.models.families.sd_x4 import SDX4Family
 from studio.models.families.studio import StudioFamily
 
 FAMILIES: dict[Architecture, Family] = {
     Architecture.STUDIO: StudioFamily(),
     **{a: OpenAIFamily(a) for a in (Architecture.ADM, Architecture.IDDPM, Architecture.GLIDE)},
+    Architecture.SD_X4: SDX4Family(),  # before SD 1.x, whose layout it shares: the first that recognises wins
     Architecture.SD1: SD1Family(),
 }
 

@@ -51,17 +51,22 @@ class StageSampling:
     low_res_bilinear: bool = False
     # an upsampler with inpainting channels: after the low-res image come [mask (1 = regenerate), known]
     sr_mask_channels: bool = False
+    # an upsampler that takes the low-res image at whatever size it comes and makes it `resolution / low_res`
+    # times larger (the x4), instead of fitting it to its low_res first
+    any_size: bool = False
+    max_noise_augmentation: float = 1.0  # the highest noise augmentation the upsampler was trained with
     # the authors' scales, the settings' defaults when the model is opened (None: keep the user's)
     guidance_scale: float | None = None  # classifier-free guidance
     class_guidance: float | None = None  # classifier guidance, with the classifier the authors paired
     eta: float | None = None  # DDIM η (our own models: DiffusionConfig.sample_eta)
     respacing: str | None = None  # the chain as the authors' respacing string (OpenAI's "100", "fast27")
+    noise_augmentation: float | None = None  # an upsampler's noise augmentation (the x4's noise_level 20)
 
     def setting_defaults(self) -> dict[str, float | str]:
         """The `Settings` fields this model's authors chose, by field name (the respacing as `respacing`:
         the caller knows whether the model is a cascade's base or its SR stage)."""
         chosen = {"guidance_scale": self.guidance_scale, "class_guidance": self.class_guidance, "eta": self.eta,
-                  "respacing": self.respacing}
+                  "respacing": self.respacing, "noise_augmentation": self.noise_augmentation}
         return {name: value for name, value in chosen.items() if value is not None}
 
     def low_res_input(self, low_res: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ licence. Text is cleaned (HTML entities, runs of white space) and lower-cased, s
 contractions, runs of letters, single digits, runs of other non-space characters, by Unicode category —
 and each piece, as bytes mapped to printable characters with "</w>" on its last, is merged by rank.
 A prompt becomes <|startoftext|> tokens… <|endoftext|>, cut to 77 and padded with <|endoftext|>
-(SD 1.x's tokenizer pads with it).
+(SD 1.x's tokenizer pads with it; OpenCLIP's, SD 2.x's, pads with 0).
 """
 
 from __future__ import annotations
@@ -120,10 +120,12 @@ class CLIPTokenizer:
         """BPE ids of the text, without <|startoftext|>/<|endoftext|>."""
         return [i for piece in split_pieces(clean(text)) for i in self._bpe(piece)]
 
-    def encode(self, prompts: list[str]) -> torch.Tensor:
-        """[B, 77] ids: start, the prompt's tokens (cut to fit), end, then end as padding."""
+    def encode(self, prompts: list[str], pad: int | None = None) -> torch.Tensor:
+        """[B, 77] ids: start, the prompt's tokens (cut to fit), end, then `pad` (default: end) as padding —
+        OpenCLIP's tokenizer pads with 0."""
+        pad = self.end if pad is None else pad
         rows = []
         for prompt in prompts:
             ids = [self.start, *self.tokens(prompt)[: self.context - 2], self.end]
-            rows.append(ids + [self.end] * (self.context - len(ids)))
+            rows.append(ids + [pad] * (self.context - len(ids)))
         return torch.tensor(rows, dtype=torch.long)

@@ -1,8 +1,9 @@
-"""`StableDiffusion`: the U-Net, the autoencoder and the text encoder of one SD 1.x checkpoint.
+"""`StableDiffusion`: the U-Net, the autoencoder and the text encoder of one SD checkpoint (SD 1.x, or
+SD 2's x4 upscaler).
 
-The attribute tree is the checkpoint's (`model.diffusion_model`, `first_stage_model`,
-`cond_stage_model.transformer`), so `state_dict()` names are the file's names; models/sd/keys.py
-says which file tensors are read and checks their shapes.
+The attribute tree is the checkpoint's (`model.diffusion_model`, `first_stage_model`, and
+`cond_stage_model.transformer` for CLIP or `cond_stage_model.model` for OpenCLIP), so `state_dict()`
+names are the file's names; models/sd/keys.py says which file tensors are read and checks their shapes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from studio.models.sd.autoencoder import AutoencoderKL
 from studio.models.sd.bpe import CLIPTokenizer
 from studio.models.sd.clip import CLIPTextModel
 from studio.models.sd.config import SD1Config
+from studio.models.sd.open_clip import OpenCLIPTextModel
 from studio.models.sd.unet import SDUNet
 
 
@@ -32,7 +34,10 @@ class StableDiffusion(nn.Module):
         self.model.diffusion_model = SDUNet(config.unet)
         self.first_stage_model = AutoencoderKL(config.vae)
         self.cond_stage_model = _Holder()
-        self.cond_stage_model.transformer = CLIPTextModel(config.text)
+        if config.text.open_clip:
+            self.cond_stage_model.model = OpenCLIPTextModel(config.text)
+        else:
+            self.cond_stage_model.transformer = CLIPTextModel(config.text)
         self.tokenizer = tokenizer
         self._preview_map: tuple[torch.Tensor, torch.Tensor] | None = None  # fitted on first use
 
@@ -45,15 +50,16 @@ class StableDiffusion(nn.Module):
         return self.first_stage_model
 
     @property
-    def text_encoder(self) -> CLIPTextModel:
-        return self.cond_stage_model.transformer
+    def text_encoder(self) -> CLIPTextModel | OpenCLIPTextModel:
+        return self.cond_stage_model.model if self.config.text.open_clip else self.cond_stage_model.transformer
 
     def encode_prompts(self, prompts: Sequence[str]) -> torch.Tensor:
         """Token states [B, 77, width] of the prompts ("" is the unconditional prompt)."""
         if self.tokenizer is None:
             raise ValueError("this Stable Diffusion module was built without its tokenizer")
-        device = self.text_encoder.text_model.embeddings.token_embedding.weight.device
-        return self.text_encoder(self.tokenizer.encode(list(prompts)).to(device))
+        device = self.vae.post_quant_conv.weight.device
+        ids = self.tokenizer.encode(list(prompts), pad=self.config.text.pad_token)
+        return self.text_encoder(ids.to(device))
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [−1, 1] → scaled latents (unit-variance space the U-Net works in)."""
@@ -93,11 +99,12 @@ class StableDiffusion(nn.Module):
         return solution[:-1].float(), solution[-1].float()
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, *, context: torch.Tensor,
-                extra: torch.Tensor | None = None) -> torch.Tensor:
-        """ε̂ for latents x_t; `extra` ([mask, masked-image latents]) joins x_t's channels for inpainting."""
+                extra: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The U-Net's output for latents x_t; `extra` joins x_t's channels ([mask, masked-image latents]
+        for inpainting, the low-res image for the x4 upscaler); `labels` are the x4's noise levels."""
         if extra is not None:
             x = torch.cat([x, extra.to(x.dtype)], dim=1)
-        return self.unet(x, t, context.to(x.dtype))
+        return self.unet(x, t, context.to(x.dtype), labels)
 
     def _dtype(self) -> torch.dtype:
         return self.vae.post_quant_conv.weight.dtype

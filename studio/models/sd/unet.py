@@ -1,6 +1,8 @@
-"""Stable Diffusion 1.x's U-Net (Rombach et al. 2022, "High-Resolution Image Synthesis with Latent
+"""Stable Diffusion's U-Net (Rombach et al. 2022, "High-Resolution Image Synthesis with Latent
 Diffusion Models"): residual blocks, and spatial transformers with self-attention, cross-attention to
-the prompt's token states and a GEGLU feed-forward.
+the prompt's token states and a GEGLU feed-forward. SD 2's x4 upscaler is the same network with linear
+projections in its transformers, a class embedding of its noise level, and no self-attention at its
+larger levels (SDUNetConfig's switches).
 
 Module names follow the original (CompVis) layout, so `state_dict()` keys are the checkpoint's keys
 after `model.diffusion_model.` — `input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight` and so on.
@@ -101,42 +103,56 @@ class FeedForward(nn.Module):
 
 
 class BasicTransformerBlock(nn.Module):
-    """Pre-LayerNorm self-attention, cross-attention to the prompt, GEGLU feed-forward; each residual."""
+    """Pre-LayerNorm self-attention, cross-attention to the prompt, GEGLU feed-forward; each residual.
 
-    def __init__(self, dim: int, heads: int, context_dim: int) -> None:
+    `cross_only`: the first attention reads the prompt too instead of the pixels (the x4 upscaler's
+    `disable_self_attn` levels, where self-attention over a large latent would cost too much)."""
+
+    def __init__(self, dim: int, heads: int, context_dim: int, cross_only: bool = False) -> None:
         super().__init__()
-        self.attn1 = CrossAttention(dim, heads)
+        self.cross_only = cross_only
+        self.attn1 = CrossAttention(dim, heads, context_dim if cross_only else None)
         self.ff = FeedForward(dim)
         self.attn2 = CrossAttention(dim, heads, context_dim)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        first = context if self.cross_only else None
         if torch.is_grad_enabled():
-            x = x + self.attn1(self.norm1(x))
+            x = x + self.attn1(self.norm1(x), first)
             x = x + self.attn2(self.norm2(x), context)
             return x + self.ff(self.norm3(x))
-        x = x.add_(self.attn1(self.norm1(x)))  # x is this block's own tensor (a view of proj_in's output)
+        x = x.add_(self.attn1(self.norm1(x), first))  # x is this block's own tensor (proj_in's output)
         x = x.add_(self.attn2(self.norm2(x), context))
         return x.add_(self.ff(self.norm3(x)))
 
 
 class SpatialTransformer(nn.Module):
-    """GroupNorm, 1×1 conv in, transformer over the H·W positions, 1×1 conv out, residual."""
+    """GroupNorm, projection in (1×1 conv, or linear on the tokens), transformer over the H·W positions,
+    projection out, residual."""
 
-    def __init__(self, channels: int, heads: int, context_dim: int) -> None:
+    def __init__(self, channels: int, heads: int, context_dim: int, *, linear: bool = False,
+                 cross_only: bool = False) -> None:
         super().__init__()
+        self.linear = linear
         self.norm = _norm(channels, eps=1e-6)
-        self.proj_in = Conv2d(channels, channels, 1)
-        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(channels, heads, context_dim)])
-        self.proj_out = Conv2d(channels, channels, 1)
+        self.proj_in = Linear(channels, channels) if linear else Conv2d(channels, channels, 1)
+        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(channels, heads, context_dim, cross_only)])
+        self.proj_out = Linear(channels, channels) if linear else Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         # channels-last memory: [B, C, H, W] → [B, H·W, C] is a view, not a copy
-        tokens = self.proj_in(self.norm(x)).permute(0, 2, 3, 1).reshape(b, h * w, c)
+        if self.linear:
+            tokens = self.proj_in(self.norm(x).permute(0, 2, 3, 1).reshape(b, h * w, c))
+        else:
+            tokens = self.proj_in(self.norm(x)).permute(0, 2, 3, 1).reshape(b, h * w, c)
         for block in self.transformer_blocks:
             tokens = block(tokens, context)
-        out = self.proj_out(tokens.view(b, h, w, c).permute(0, 3, 1, 2))
+        if self.linear:
+            out = self.proj_out(tokens).view(b, h, w, c).permute(0, 3, 1, 2)
+        else:
+            out = self.proj_out(tokens.view(b, h, w, c).permute(0, 3, 1, 2))
         return out.add_(x) if not torch.is_grad_enabled() else out + x
 
 
@@ -169,11 +185,17 @@ class SDUNet(nn.Module):
         self.config = c = config
         emb = c.time_embed_dim
         self.time_embed = nn.Sequential(Linear(c.model_channels, emb), nn.SiLU(), Linear(emb, emb))
+        if c.num_classes:
+            self.label_emb = nn.Embedding(c.num_classes, emb)
 
-        def block(ch_in: int, ch_out: int, attention: bool) -> list[nn.Module]:
+        def transformer(ch: int, level: int | None) -> SpatialTransformer:
+            return SpatialTransformer(ch, c.num_heads, c.context_dim, linear=c.linear_projection,
+                                      cross_only=level in c.cross_only_levels)
+
+        def block(ch_in: int, ch_out: int, level: int) -> list[nn.Module]:
             layers: list[nn.Module] = [ResBlock(ch_in, ch_out, emb)]
-            if attention:
-                layers.append(SpatialTransformer(ch_out, c.num_heads, c.context_dim))
+            if level in c.attention_levels:
+                layers.append(transformer(ch_out, level))
             return layers
 
         ch = c.model_channels
@@ -181,28 +203,32 @@ class SDUNet(nn.Module):
         skips = [ch]
         for level, mult in enumerate(c.channel_mult):
             for _ in range(c.num_res_blocks):
-                self.input_blocks.append(TimestepSequential(*block(ch, c.model_channels * mult,
-                                                                   level in c.attention_levels)))
+                self.input_blocks.append(TimestepSequential(*block(ch, c.model_channels * mult, level)))
                 ch = c.model_channels * mult
                 skips.append(ch)
             if level != len(c.channel_mult) - 1:
                 self.input_blocks.append(TimestepSequential(Downsample(ch)))
                 skips.append(ch)
-        self.middle_block = TimestepSequential(
-            ResBlock(ch, ch, emb), SpatialTransformer(ch, c.num_heads, c.context_dim), ResBlock(ch, ch, emb))
+        self.middle_block = TimestepSequential(ResBlock(ch, ch, emb), transformer(ch, None), ResBlock(ch, ch, emb))
         self.output_blocks = nn.ModuleList()
         for level in reversed(range(len(c.channel_mult))):
             for i in range(c.num_res_blocks + 1):
-                layers = block(ch + skips.pop(), c.model_channels * c.channel_mult[level], level in c.attention_levels)
+                layers = block(ch + skips.pop(), c.model_channels * c.channel_mult[level], level)
                 ch = c.model_channels * c.channel_mult[level]
                 if level and i == c.num_res_blocks:
                     layers.append(Upsample(ch))
                 self.output_blocks.append(TimestepSequential(*layers))
         self.out = nn.Sequential(_norm(ch), nn.SiLU(), Conv2d(ch, c.out_channels, 3, padding=1))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """ε̂ for latents x [B, C, h, w] at timesteps t [B] (0 … 999), prompt states `context` [B, 77, D]."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor,
+                y: torch.Tensor | None = None) -> torch.Tensor:
+        """The raw output for latents x [B, C, h, w] at timesteps t [B] (0 … 999), prompt states `context`
+        [B, 77, D] and, for a model with classes, their labels y [B]."""
         emb = self.time_embed(timestep_embedding(t, self.config.model_channels).to(x.dtype))
+        if self.config.num_classes:
+            if y is None:
+                raise ValueError("this U-Net is class-conditional: it needs labels y")
+            emb = emb + self.label_emb(y)
         h = x.contiguous(memory_format=torch.channels_last)
         hs = []
         for module in self.input_blocks:
