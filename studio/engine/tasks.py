@@ -17,7 +17,7 @@ from studio.core.settings import Settings
 from studio.diffusion.cascade import SRConditioning, aug_timestep, sr_conditioning, sr_denoiser, upsample
 from studio.diffusion.chain import Callback, CancelToken, Step
 from studio.diffusion.denoiser import bind_conditioning
-from studio.diffusion.forward_process import initial_noise, q_sample, randn_like
+from studio.diffusion.forward_process import initial_noise, q_sample_at
 from studio.diffusion.ilvr import ilvr
 from studio.diffusion.inpaint import composite, inpaint, mask_channel_denoiser, mask_channels
 from studio.diffusion.samplers import SamplerOptions, sample, sampler_spec
@@ -165,7 +165,7 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
     if x is None and plan.start < len(plan.chain) - 1:  # the model's sample_strength: from the noised upsample
         start = upsample(low, plan.size).clamp(-1, 1)
         start = start if space is None else space.encode(start)
-        x = q_sample(start, plan.chain.alphas_cumprod[plan.start], randn_like(start, ctx.generator))
+        x = q_sample_at(start, plan.chain, plan.start, generator=ctx.generator)
     elif x is None:
         x = how.temperature * initial_noise(_noise_shape(plan.size, space, low.shape[0]), ctx.generator, ctx.device)
     out = sample(s.sampler, guided(inner, prompt, s, latent=space is not None), x, plan.chain,
