@@ -45,24 +45,32 @@ def test_the_unet_matches_diffusers_unet2dconditionmodel(ours):
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
-def test_the_autoencoder_matches_diffusers_autoencoderkl(ours):
-    c = ours.config.vae
+def assert_autoencoder_matches_diffusers(vae, checkpoint: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Our autoencoder against diffusers' AutoencoderKL of the same levels, loaded from `checkpoint` through
+    diffusers' single-file conversion: encode (the mode) and decode agree to 1e-4; returns our latents."""
+    c = vae.config
+    levels = len(c.channel_mult)
     reference = diffusers.AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=c.z_channels, layers_per_block=c.num_res_blocks,
         block_out_channels=tuple(c.channels * m for m in c.channel_mult),
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        down_block_types=("DownEncoderBlock2D",) * levels, up_block_types=("UpDecoderBlock2D",) * levels,
     ).eval()
-    converted = single_file.convert_ldm_vae_checkpoint(_checkpoint(ours), reference.config)
+    converted = single_file.convert_ldm_vae_checkpoint(checkpoint, reference.config)
     assert reference.load_state_dict(converted, strict=True)
     images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.inference_mode():
         expected_latents = reference.encode(images).latent_dist.mode()
-        latents = ours.vae.encode(images)
+        latents = vae.encode(images)
         expected_images = reference.decode(expected_latents).sample
-        decoded = ours.vae.decode(latents)
-    assert latents.shape == (2, 4, 16, 16)
+        decoded = vae.decode(latents)
     torch.testing.assert_close(latents, expected_latents, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(decoded, expected_images, atol=1e-4, rtol=1e-4)
+    return latents
+
+
+def test_the_autoencoder_matches_diffusers_autoencoderkl(ours):
+    latents = assert_autoencoder_matches_diffusers(ours.vae, _checkpoint(ours))
+    assert latents.shape == (2, 4, 16, 16)
 
 
 def test_the_text_encoder_matches_transformers_cliptextmodel(ours):

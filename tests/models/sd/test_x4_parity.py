@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from studio.models.sd.keys import OPEN_CLIP, UNET, VAE
+from tests.models.sd.test_parity import assert_autoencoder_matches_diffusers
 from tests.models.sd.tiny import tiny_x4, x4_buffers
 
 diffusers = pytest.importorskip("diffusers")
@@ -52,23 +53,8 @@ def test_the_unet_matches_diffusers_with_the_x4_switches(ours):
 
 
 def test_the_f4_autoencoder_matches_diffusers_autoencoderkl(ours):
-    c = ours.config.vae
-    reference = diffusers.AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=c.z_channels, layers_per_block=c.num_res_blocks,
-        block_out_channels=tuple(c.channels * m for m in c.channel_mult),
-        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-    ).eval()
-    converted = single_file.convert_ldm_vae_checkpoint(_checkpoint(ours), reference.config)
-    assert reference.load_state_dict(converted, strict=True)
-    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    with torch.inference_mode():
-        expected_latents = reference.encode(images).latent_dist.mode()
-        latents = ours.vae.encode(images)
-        expected_images = reference.decode(expected_latents).sample
-        decoded = ours.vae.decode(latents)
+    latents = assert_autoencoder_matches_diffusers(ours.vae, _checkpoint(ours))
     assert latents.shape == (2, 4, 8, 8)  # f = 4
-    torch.testing.assert_close(latents, expected_latents, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(decoded, expected_images, atol=1e-4, rtol=1e-4)
 
 
 def test_the_open_clip_text_encoder_matches_transformers_at_its_penultimate_layer(ours):
