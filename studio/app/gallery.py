@@ -3,7 +3,8 @@
 A result shows in the gallery at once, from memory; its PNG (with the recipe) and the index are written in
 the background (app/background.py), one change after another in the order they were made, so the index
 never lists an older state after a newer one. A failed write is one line, and the image stays in the
-gallery for this session. Closing writes whatever is still queued (`flush`).
+gallery for this session. Closing writes whatever is still queued (`flush`). At start-up the saved PNGs
+are read back in the background too (`load`), so a large gallery never holds up the window.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +82,7 @@ class Gallery(QObject):
         self._writes: deque[_Write] = deque()  # changes not yet handed to the background
         self._writing: _Write | None = None  # the one it has
         self._lock = threading.Lock()
+        self._restoring: tuple[str, ...] = ()  # keys of saved entries still being read back (`load`)
 
     def add(self, image: np.ndarray, recipe: Recipe | None) -> GalleryEntry:
         """Show the image at once; its PNG follows in the background."""
@@ -107,7 +110,9 @@ class Gallery(QObject):
                 self._failed(write, one_line(exc))
 
     def _queue(self, **change) -> None:
-        self._writes.append(_Write(self.folder, tuple(e.key for e in self.entries), self._lock, **change))
+        # entries still being read back stay in the index, after the newer ones
+        keys = (*(e.key for e in self.entries), *self._restoring)
+        self._writes.append(_Write(self.folder, keys, self._lock, **change))
         self._next()
 
     def _next(self) -> None:
@@ -128,20 +133,38 @@ class Gallery(QObject):
         self.error.emit(f"the gallery could not save {write.what}: {message}{kept}")
 
     def load(self) -> int:
-        """Restore the saved gallery (after a restart or a crash); unreadable entries are skipped."""
-        index = self.folder / "index.json"
+        """Restore the saved gallery (after a restart or a crash). The index is read here, so new results
+        get fresh keys at once; the PNGs are decoded in the background and join the gallery in one change,
+        after whatever was added meanwhile. Unreadable entries are skipped. Returns how many it lists."""
         try:
-            keys = json.loads(index.read_text(encoding="utf-8"))
+            keys = json.loads((self.folder / "index.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return 0
-        restored = []
-        for key in keys:
-            path = self.folder / f"{key}.png"
-            try:
-                restored.append(GalleryEntry(key, load_rgb(path), read_recipe(path)))
-            except (ImageFileError, ValueError):
-                continue
-        self.entries = restored
-        self._counter = max((int(k.split("-")[0]) for k in keys if k.split("-")[0].isdigit()), default=0)
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            return 0
+        self._restoring = tuple(keys)
+        numbers = (int(k.split("-")[0]) for k in keys if k.split("-")[0].isdigit())
+        self._counter = max(self._counter, max(numbers, default=0))
+        self.background.run_in_background(partial(_read_entries, self.folder, keys), self._restored,
+                                          self._restore_failed)
+        return len(keys)
+
+    def _restored(self, restored: list[GalleryEntry]) -> None:
+        self._restoring = ()
+        self.entries = [*self.entries, *restored]
         self.changed.emit()
-        return len(restored)
+
+    def _restore_failed(self, message: str) -> None:
+        self._restoring = ()
+        self.error.emit(f"the saved gallery could not be read: {message}")
+
+
+def _read_entries(folder: Path, keys: list[str]) -> list[GalleryEntry]:
+    restored = []
+    for key in keys:
+        path = folder / f"{key}.png"
+        try:
+            restored.append(GalleryEntry(key, load_rgb(path), read_recipe(path)))
+        except (ImageFileError, ValueError):
+            continue
+    return restored

@@ -88,7 +88,9 @@ class GenerationModel(QObject):
             self.seed = self._rng.randrange(0, 2**31)
         return self.seed
 
-    def settings(self, *, with_classifier: bool) -> Settings:
+    def settings(self, *, with_classifier: bool, with_sr: bool = True) -> Settings:
+        """The run's settings. A stage that will not run does not get its respacing string, so a half-typed
+        SR string never blocks a run without the SR stage (nor ends up in its recipe)."""
         return Settings(
             prompt=self.prompt, negative_prompt=self.negative_prompt, seed=self.seed, steps=self.steps,
             sampler=self.sampler, eta=self.eta, churn=self.churn, snr=self.snr, spacing=self.spacing,
@@ -96,7 +98,7 @@ class GenerationModel(QObject):
             class_label=self.class_label if with_classifier and self.class_guidance > 0 else None,
             class_guidance=self.class_guidance if with_classifier else 0.0,
             batch_size=self.batch_size, cascade=self.cascade, sr_steps=self.sr_steps,
-            respacing=self.respacing.strip(), sr_respacing=self.sr_respacing.strip(),
+            respacing=self.respacing.strip(), sr_respacing=self.sr_respacing.strip() if with_sr else "",
             noise_augmentation=self.noise_augmentation, strength=self.strength, ilvr_factor=self.ilvr_factor,
         )
 

@@ -308,10 +308,12 @@ class Session(QObject):
 
     def _job(self, fork) -> Job:
         g = self.generation
-        settings = g.settings(with_classifier=bool(self.model.class_names))
-        path = self.model_path
         mode = g.mode
-        if fork is not None and fork.stage is Stage.SR:
+        sr_fork = fork is not None and fork.stage is Stage.SR
+        runs_sr = self.model.has_sr and (mode is Mode.UPSCALE or g.cascade or sr_fork)
+        settings = g.settings(with_classifier=bool(self.model.class_names), with_sr=runs_sr)
+        path = self.model_path
+        if sr_fork:
             settings = replace(settings, cascade=True)
         if mode is Mode.TEXT:
             return TextToImage(path, settings, fork=fork)

@@ -1,5 +1,6 @@
 """The gallery shows a result at once from memory and writes its PNG in the background, in order; a failed
-write is one line and the image stays; closing writes what is still queued."""
+write is one line and the image stays; closing writes what is still queued; the saved gallery is read back
+in the background."""
 
 import threading
 
@@ -65,7 +66,8 @@ def test_many_results_are_written_in_order_and_the_index_lists_them_all(tmp_path
     gallery.remove(entries[1])
     qtbot.waitUntil(lambda: not background.busy, timeout=TIMEOUT)
     again = Gallery(tmp_path / "gallery", background)
-    assert again.load() == 4
+    with qtbot.waitSignal(again.changed, timeout=TIMEOUT):
+        assert again.load() == 4
     assert [e.key for e in again.entries] == [e.key for e in reversed(entries) if e is not entries[1]]
     assert not (tmp_path / "gallery" / f"{entries[1].key}.png").exists()
 
@@ -95,5 +97,35 @@ def test_closing_writes_every_result_still_queued(tmp_path, background, held_wri
     background.shutdown()
     for entry in entries:
         assert (tmp_path / "gallery" / f"{entry.key}.png").exists()
-    again = Gallery(tmp_path / "gallery", background)  # reading back needs no background
-    assert again.load() == 3
+    fresh = Background()
+    again = Gallery(tmp_path / "gallery", fresh)
+    with qtbot.waitSignal(again.changed, timeout=TIMEOUT):
+        assert again.load() == 3
+    assert [e.key for e in again.entries] == [e.key for e in reversed(entries)]
+    fresh.shutdown(wait=True)
+
+
+def test_the_saved_gallery_is_read_in_the_background_and_a_result_made_meanwhile_comes_first(
+        tmp_path, background, monkeypatch, qtbot):
+    gallery = Gallery(tmp_path / "gallery", background)
+    saved = [gallery.add(_image(n), _recipe(n)) for n in range(2)]
+    qtbot.waitUntil(lambda: not background.busy, timeout=TIMEOUT)
+    gate, threads, read = threading.Event(), [], gallery_module.load_rgb
+
+    def held(path):
+        threads.append(threading.current_thread())
+        assert gate.wait(10)
+        return read(path)
+
+    monkeypatch.setattr(gallery_module, "load_rgb", held)
+    again = Gallery(tmp_path / "gallery", background)
+    assert again.load() == 2 and again.entries == []  # returns before any PNG is decoded
+    new = again.add(_image(50), _recipe(9))
+    assert new.key.startswith("00003-")  # numbered after the saved ones, though they are not read yet
+    gate.set()
+    qtbot.waitUntil(lambda: len(again.entries) == 3 and not background.busy, timeout=TIMEOUT)
+    assert [e.key for e in again.entries] == [new.key, saved[1].key, saved[0].key]
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    third = Gallery(tmp_path / "gallery", background)  # the index written meanwhile kept the saved entries
+    with qtbot.waitSignal(third.changed, timeout=TIMEOUT):
+        assert third.load() == 3

@@ -97,3 +97,16 @@ def test_a_fork_walks_the_chain_its_run_walked_with_the_run_s_strings(opened, fa
     assert (g.respacing, g.sr_respacing) == ("3", "2")
     job = fake_runner.jobs[-1]
     assert (job.fork.steps, job.settings.respacing, job.settings.sr_respacing) == (3, "3", "2")
+
+
+def test_a_malformed_sr_string_does_not_block_a_run_without_the_sr_stage(opened, fake_runner, qtbot):
+    errors = []
+    opened.error.connect(errors.append)
+    g = opened.generation
+    g.sr_respacing, g.cascade = "fast2", False  # half typed; the cascade is off, so no SR stage runs
+    with qtbot.waitSignal(opened.runner.finished, timeout=10_000):
+        assert opened.generate() is not None
+    assert errors == [] and fake_runner.jobs[-1].settings.sr_respacing == ""
+    g.cascade = True  # now the SR stage runs: the string is refused in one line
+    assert opened.generate() is None
+    assert errors == ["super-resolution respacing 'fast2' is not a step count, a list of counts, ddimN or fast27"]
