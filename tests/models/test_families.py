@@ -68,7 +68,7 @@ def test_a_new_family_plugs_in_through_the_registry(monkeypatch):
 
 
 def test_only_glide_s_upsamplers_sample_at_temperature_0_997_from_an_8_bit_low_res_image():
-    from studio.core.enums import Architecture
+    from studio.core.enums import Architecture, SamplerKind
     from studio.models.families import FAMILIES
     from studio.models.openai.flags import spec_from_flags
 
@@ -86,10 +86,10 @@ def test_only_glide_s_upsamplers_sample_at_temperature_0_997_from_an_8_bit_low_r
 
 
 
-def test_a_preset_s_authors_scales_and_respacing_are_its_setting_defaults_and_a_flags_import_has_none():
+def test_a_preset_s_authors_scales_respacing_and_sampler_are_its_setting_defaults_and_a_flags_import_has_none():
     from dataclasses import replace
 
-    from studio.core.enums import Architecture
+    from studio.core.enums import Architecture, SamplerKind
     from studio.models.families import FAMILIES
     from studio.models.openai.flags import spec_from_flags
 
@@ -98,9 +98,10 @@ def test_a_preset_s_authors_scales_and_respacing_are_its_setting_defaults_and_a_
         config = replace(config, openai=replace(config.openai, preset=preset))
         return FAMILIES[architecture].sampling(config).setting_defaults()
 
-    assert defaults(Architecture.GLIDE, "glide-base") == {"guidance_scale": 3.0, "respacing": "100"}
-    assert defaults(Architecture.GLIDE, "glide-base-inpaint") == {"guidance_scale": 5.0, "respacing": "100"}
-    assert defaults(Architecture.GLIDE, "glide-upsample") == {"respacing": "fast27"}
-    assert defaults(Architecture.ADM, "adm-128") == {"class_guidance": 0.5, "respacing": "250"}
-    assert defaults(Architecture.ADM, "adm-lsun-cat") == {"respacing": "1000"}
+    ddpm = {"sampler": SamplerKind.DDPM}  # the references' scripts sample with p_sample_loop
+    assert defaults(Architecture.GLIDE, "glide-base") == {"guidance_scale": 3.0, "respacing": "100"} | ddpm
+    assert defaults(Architecture.GLIDE, "glide-base-inpaint") == {"guidance_scale": 5.0, "respacing": "100"} | ddpm
+    assert defaults(Architecture.GLIDE, "glide-upsample") == {"respacing": "fast27"} | ddpm
+    assert defaults(Architecture.ADM, "adm-128") == {"class_guidance": 0.5, "respacing": "250"} | ddpm
+    assert defaults(Architecture.ADM, "adm-lsun-cat") == {"respacing": "1000"} | ddpm
     assert defaults(Architecture.GLIDE, "") == {}

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from studio.core.enums import Architecture
+from studio.core.enums import Architecture, SamplerKind
 from studio.models.config import ModelConfig
 
 
@@ -59,14 +59,16 @@ class StageSampling:
     guidance_scale: float | None = None  # classifier-free guidance
     class_guidance: float | None = None  # classifier guidance, with the classifier the authors paired
     eta: float | None = None  # DDIM η (our own models: DiffusionConfig.sample_eta)
+    sampler: SamplerKind | None = None  # the authors' sampler (OpenAI's p_sample_loop: ancestral DDPM)
     respacing: str | None = None  # the chain as the authors' respacing string (OpenAI's "100", "fast27")
     noise_augmentation: float | None = None  # an upsampler's noise augmentation (the x4's noise_level 20)
 
-    def setting_defaults(self) -> dict[str, float | str]:
+    def setting_defaults(self) -> dict[str, float | str | SamplerKind]:
         """The `Settings` fields this model's authors chose, by field name (the respacing as `respacing`:
         the caller knows whether the model is a cascade's base or its SR stage)."""
         chosen = {"guidance_scale": self.guidance_scale, "class_guidance": self.class_guidance, "eta": self.eta,
-                  "respacing": self.respacing, "noise_augmentation": self.noise_augmentation}
+                  "sampler": self.sampler, "respacing": self.respacing,
+                  "noise_augmentation": self.noise_augmentation}
         return {name: value for name, value in chosen.items() if value is not None}
 
     def low_res_input(self, low_res: torch.Tensor) -> torch.Tensor:

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from studio.core.enums import Architecture, NetKind
+from studio.core.enums import Architecture, NetKind, SamplerKind
 from studio.models.config import ModelConfig
 from studio.models.families.base import Conditioning, StageSampling
 from studio.models.openai.convert import build_network, convert
 from studio.models.openai.flags import spec_from_flags
-from studio.models.openai.presets import PRESETS
+from studio.models.openai.presets import PRESETS, Sampling
 from studio.models.openai.recognise import recognise
 
 GLIDE_UPSAMPLE_TEMPERATURE = 0.997  # glide-text2im's notebooks: upsample_temp
@@ -74,7 +74,8 @@ class OpenAIFamily:
         """GLIDE's upsamplers start from 0.997·z on the base output rounded to 8 bits (the notebooks'
         `upsample_temp`, `((samples+1)*127.5).round()/127.5 - 1`); its inpainting models have the known
         pixels forced into x̂₀ before clipping (the notebooks' `denoised_fn`). A file imported as a preset
-        brings its authors' guidance scale (GLIDE) or classifier scale (ADM) and respacing string as the
+        brings its authors' guidance scale (GLIDE) or classifier scale (ADM), respacing string and sampler
+        (their scripts' `p_sample_loop`, ancestral DDPM with the learned variance, unless `use_ddim`) as the
         settings' defaults."""
         kind = config.openai.kind
         glide_sr = self.architecture is Architecture.GLIDE and kind in SUPER_RES_KINDS
@@ -85,7 +86,8 @@ class OpenAIFamily:
                              sr_mask_channels=kind is NetKind.SUPER_RES_INPAINT,
                              guidance_scale=authors.guidance_scale if authors and authors.guidance_scale else None,
                              class_guidance=authors.classifier_scale if authors and authors.classifier else None,
-                             respacing=authors.respacing if authors else None)
+                             respacing=authors.respacing if authors else None,
+                             sampler=_authors_sampler(authors), eta=0.0 if authors and authors.use_ddim else None)
 
     def forward(self, module: nn.Module, config: ModelConfig, x: torch.Tensor, t: torch.Tensor,
                 **conditioning) -> torch.Tensor:
@@ -109,3 +111,9 @@ class OpenAIFamily:
         """Recognise the file among this family's presets and convert it."""
         spec = spec_from_flags(self.architecture, recognise(self.architecture, tensors).flags)
         return spec.config, convert(spec, tensors)
+
+
+def _authors_sampler(authors: Sampling | None) -> SamplerKind | None:
+    if authors is None:
+        return None
+    return SamplerKind.DDIM if authors.use_ddim else SamplerKind.DDPM
