@@ -215,6 +215,8 @@ COMMON_SETTINGS = (
                 "string from the model or the recipe)", int),
     SettingFlag("--sr-respacing", "sr_respacing", "the super-resolution chain as a respacing string (fast27, "
                 "100, …), instead of --sr-steps", str),
+    SettingFlag("--sr-sampler", "sr_sampler", "the super-resolution stage's own sampler (default: the model's, "
+                "else --sampler's)", str, tuple(k.value for k in SamplerKind)),
     SettingFlag("--noise-aug", "noise_augmentation", "cascade noise augmentation", float),
 )
 ILVR_FACTOR = SettingFlag("--factor", "ilvr_factor", "down-sampling factor N: keep the reference's N×N block means",

@@ -53,6 +53,7 @@ class GenerationModel(QObject):
     sr_steps_changed = Signal(int)
     respacing_changed = Signal(str)
     sr_respacing_changed = Signal(str)
+    sr_sampler_changed = Signal(object)
     ilvr_factor_changed = Signal(int)
 
     prompt = Property("")
@@ -76,6 +77,7 @@ class GenerationModel(QObject):
     sr_steps = Property(20)
     respacing = Property("")  # the base chain as a respacing string; "" = `steps`
     sr_respacing = Property("")  # the SR chain likewise; "" = `sr_steps`
+    sr_sampler = Property("")  # the SR stage's own sampler (a SamplerKind or its value); "" = `sampler`
     ilvr_factor = Property(4)
 
     def __init__(self, parent: QObject | None = None, rng: random.Random | None = None) -> None:
@@ -89,8 +91,8 @@ class GenerationModel(QObject):
         return self.seed
 
     def settings(self, *, with_classifier: bool, with_sr: bool = True) -> Settings:
-        """The run's settings. A stage that will not run does not get its respacing string, so a half-typed
-        SR string never blocks a run without the SR stage (nor ends up in its recipe)."""
+        """The run's settings. A stage that will not run does not get its respacing string or sampler, so a
+        half-typed SR string never blocks a run without the SR stage (nor ends up in its recipe)."""
         return Settings(
             prompt=self.prompt, negative_prompt=self.negative_prompt, seed=self.seed, steps=self.steps,
             sampler=self.sampler, eta=self.eta, churn=self.churn, snr=self.snr, spacing=self.spacing,
@@ -99,6 +101,7 @@ class GenerationModel(QObject):
             class_guidance=self.class_guidance if with_classifier else 0.0,
             batch_size=self.batch_size, cascade=self.cascade, sr_steps=self.sr_steps,
             respacing=self.respacing.strip(), sr_respacing=self.sr_respacing.strip() if with_sr else "",
+            sr_sampler=(self.sr_sampler or None) if with_sr else None,
             noise_augmentation=self.noise_augmentation, strength=self.strength, ilvr_factor=self.ilvr_factor,
         )
 
@@ -112,6 +115,6 @@ class GenerationModel(QObject):
         self.churn, self.snr, self.spacing, self.ilvr_factor = s.churn, s.snr, s.spacing, s.ilvr_factor
         self.class_guidance, self.class_label = s.class_guidance, s.class_label or 0
         self.batch_size, self.cascade, self.sr_steps = s.batch_size, s.cascade, s.sr_steps
-        self.respacing, self.sr_respacing = s.respacing, s.sr_respacing
+        self.respacing, self.sr_respacing, self.sr_sampler = s.respacing, s.sr_respacing, s.sr_sampler or ""
         self.noise_augmentation, self.strength = s.noise_augmentation, s.strength
         self.mode = Mode(recipe.kind.value)

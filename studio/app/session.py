@@ -56,6 +56,7 @@ class Control(str, Enum):
     CLASS_GUIDANCE = "class_guidance"
     CASCADE = "cascade"
     NOISE_AUGMENTATION = "noise_augmentation"
+    SR_SAMPLER = "sr_sampler"
     GENERATE = "generate"
 
 
@@ -175,7 +176,7 @@ class Session(QObject):
     def _opened(self, opened: Opened) -> None:
         if opened.path != self.model_path:  # another model: its authors' scales (reopening keeps the user's)
             # a respacing string names timesteps of one model's chain: another model starts from its authors'
-            self.generation.respacing = self.generation.sr_respacing = ""
+            self.generation.respacing = self.generation.sr_respacing = self.generation.sr_sampler = ""
             for name, value in opened.summary.defaults:
                 setattr(self.generation, name, value)
         self.model, self.model_path = opened.summary, opened.path
@@ -211,26 +212,41 @@ class Session(QObject):
 
     def applies(self, control: Control) -> bool:
         """Whether a panel control applies to the current mode and model (others are disabled)."""
-        mode, m = self.generation.mode, self.model
+        g, m = self.generation, self.model
+        mode = g.mode
         has_sr = m is not None and m.has_sr
+        runs_sr = self._runs_sr()
+        read = set().union(*(sampler_spec(kind).options for kind in self._samplers_in_use()))
         rules = {
             Control.STEPS: not self.generation.respacing.strip(),  # a respacing string names the steps instead
-            Control.SR_STEPS: has_sr and (mode is Mode.UPSCALE or self.generation.cascade)
-            and not self.generation.sr_respacing.strip(),
+            Control.SR_STEPS: runs_sr and not g.sr_respacing.strip(),
+            Control.SR_SAMPLER: runs_sr,
             Control.STRENGTH: mode is Mode.STROKES,
             Control.ILVR_FACTOR: mode is Mode.ILVR,
             Control.CLASS_GUIDANCE: m is not None and bool(m.class_names) and mode is not Mode.UPSCALE,
-            Control.NOISE_AUGMENTATION: has_sr and (mode is Mode.UPSCALE or self.generation.cascade),
+            Control.NOISE_AUGMENTATION: runs_sr,
             Control.CASCADE: has_sr and mode is not Mode.UPSCALE,
-            # η, churn and the corrector's SNR: only for the samplers whose table entry reads them
-            Control.ETA: "eta" in sampler_spec(self.generation.sampler).options,
-            Control.CHURN: "churn" in sampler_spec(self.generation.sampler).options,
-            Control.SNR: "snr" in sampler_spec(self.generation.sampler).options,
+            # η, churn and the corrector's SNR: only where a sampler this run uses reads them
+            Control.ETA: "eta" in read,
+            Control.CHURN: "churn" in read,
+            Control.SNR: "snr" in read,
             Control.GUIDANCE: mode is not Mode.UPSCALE,
             Control.GENERATE: m is not None and not self.runner.running and not self.opening
             and (m.has_base or mode is Mode.UPSCALE),
         }
         return rules.get(control, True)
+
+    def _runs_sr(self) -> bool:
+        """Whether a run started now has a super-resolution stage."""
+        g, m = self.generation, self.model
+        return m is not None and m.has_sr and (g.mode is Mode.UPSCALE or g.cascade)
+
+    def _samplers_in_use(self) -> set[SamplerKind]:
+        g = self.generation
+        sr = SamplerKind(g.sr_sampler or g.sampler)
+        if g.mode is Mode.UPSCALE:
+            return {sr}
+        return {SamplerKind(g.sampler), sr} if self._runs_sr() else {SamplerKind(g.sampler)}
 
     # --- running ------------------------------------------------------------------------------
     def generate(self, *, fork=None) -> int | None:
@@ -310,8 +326,7 @@ class Session(QObject):
         g = self.generation
         mode = g.mode
         sr_fork = fork is not None and fork.stage is Stage.SR
-        runs_sr = self.model.has_sr and (mode is Mode.UPSCALE or g.cascade or sr_fork)
-        settings = g.settings(with_classifier=bool(self.model.class_names), with_sr=runs_sr)
+        settings = g.settings(with_classifier=bool(self.model.class_names), with_sr=self._runs_sr() or sr_fork)
         path = self.model_path
         if sr_fork:
             settings = replace(settings, cascade=True)

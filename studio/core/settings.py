@@ -49,6 +49,9 @@ class Settings:
     cascade: bool = True  # run the super-resolution stage when the model has one
     sr_steps: int = 20
     sr_respacing: str = ""  # the super-resolution stage's chain as a respacing string ("fast27"); "" = sr_steps
+    # the super-resolution stage's own sampler (glide-text2im: DDPM for its base, DDIM for the upsampler);
+    # None = `sampler` for both stages
+    sr_sampler: SamplerKind | None = None
     noise_augmentation: float = 0.1  # s_aug of the cascade as a fraction of the process, in [0, 1]
     strength: float = 0.6  # SDEdit: start at round(strength · steps)
     repaint_jump: int = 1  # RePaint jump length; 1 with resample 1 is plain replacement
@@ -57,6 +60,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sampler", SamplerKind(self.sampler))
+        object.__setattr__(self, "sr_sampler", SamplerKind(self.sr_sampler) if self.sr_sampler else None)
         object.__setattr__(self, "thresholding", Thresholding(self.thresholding))
         object.__setattr__(self, "spacing", Spacing(self.spacing))
         problems = list(_problems(self))
@@ -66,9 +70,14 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
+    def sampler_for(self, stage: Stage) -> SamplerKind:
+        """The sampler that walks `stage`'s chain."""
+        return self.sr_sampler if stage is Stage.SR and self.sr_sampler is not None else self.sampler
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["sampler"] = self.sampler.value
+        data["sr_sampler"] = self.sr_sampler.value if self.sr_sampler is not None else None
         data["thresholding"] = self.thresholding.value
         data["spacing"] = self.spacing.value
         return data

@@ -104,8 +104,8 @@ def respacing_error(text: str, timesteps: int, what: str = "respacing") -> str |
 
 def setting_defaults(path: str | Path) -> dict[str, float | str]:
     """The settings the authors of the model sample with: GLIDE's guidance scale, ADM's classifier scale,
-    the respacing strings of the base and of the upsampler (`sr_respacing`) — for files imported as one of
-    their presets; {} otherwise."""
+    the respacing strings and samplers of the base and of the upsampler (`sr_respacing`, `sr_sampler`) — for
+    files imported as one of their presets; our own models' η; {} otherwise."""
     cascade = resolve_model_path(Path(path))
     base = read_model_info(cascade.base).config if cascade.base else None
     sr = read_model_info(cascade.sr).config if cascade.sr else None
@@ -113,15 +113,15 @@ def setting_defaults(path: str | Path) -> dict[str, float | str]:
 
 
 def _defaults(base: ModelConfig | None, sr: ModelConfig | None) -> dict[str, float | str]:
-    """The base's scales and respacing; the SR stage's respacing as `sr_respacing` and its noise augmentation
-    (and its scales when there is no base: they are the ones an upscale uses)."""
+    """The base's scales, respacing and sampler; the SR stage's respacing and sampler as `sr_respacing` and
+    `sr_sampler`, and its noise augmentation (and its scales when there is no base: an upscale uses them)."""
     found: dict[str, float | str] = {}
     if sr is not None:
         found = family_of(sr).sampling(sr).setting_defaults()
-        respacing = found.pop("respacing", None)
-        if respacing is not None:
-            found["sr_respacing"] = respacing
+        for name in ("respacing", "sampler"):  # the SR stage's own, as `sr_respacing` and `sr_sampler`
+            if name in found:
+                found[f"sr_{name}"] = found.pop(name)
     if base is not None:
-        found = {k: v for k, v in found.items() if k in ("sr_respacing", "noise_augmentation")}  # the SR's own
+        found = {k: v for k, v in found.items() if k in ("sr_respacing", "sr_sampler", "noise_augmentation")}
         found |= family_of(base).sampling(base).setting_defaults()
     return found

@@ -127,7 +127,8 @@ def _card(architecture: Architecture, source: Path, preset: Preset | None, spec:
     else:
         s = preset.sampling
         name, url = preset.name, preset.url
-        description = (f"{preset.description}. The authors sample it with respacing {s.respacing!r}"
+        sampler = "DDIM (η 0)" if s.use_ddim else "DDPM"
+        description = (f"{preset.description}. The authors sample it with {sampler}, respacing {s.respacing!r}"
                        + (f", guidance {s.guidance_scale:g}" if s.guidance_scale else "")
                        + (f", classifier {s.classifier} at scale {s.classifier_scale:g}" if s.classifier else "")
                        + (f", upsampler temperature {s.temperature:g}" if s.temperature != 1.0 else "") + ".")

@@ -181,7 +181,7 @@ def _sr_size(models: CascadeModels, inputs: _Inputs, fork: ForkPoint | None) -> 
 def _stage(stage: Stage, task: Task, model: LoadedModel, chain: Schedule, positions, s: Settings,
            fork: ForkPoint | None = None, size: int | None = None, **inputs) -> StagePlan:
     positions = tuple(positions)
-    calls = len(positions) * sampler_spec(s.sampler).network_calls
+    calls = len(positions) * sampler_spec(s.sampler_for(stage)).network_calls
     return StagePlan(stage, task, model, chain, positions, calls, fork, size=size or model.config.resolution,
                      **inputs)
 

@@ -82,8 +82,8 @@ def run_sample(plan: StagePlan, ctx: StageContext, inputs: StageInputs, previous
     if x is None:
         x = initial_noise(_noise_shape(plan.size, space, ctx.settings.batch_size), ctx.generator, ctx.device)
     s = ctx.settings
-    out = sample(s.sampler, denoise, x, plan.chain, variance=_variance(plan), options=_options(s), start=plan.start,
-                 generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
+    out = sample(s.sampler_for(plan.stage), denoise, x, plan.chain, variance=_variance(plan), options=_options(s),
+                 start=plan.start, generator=ctx.generator, callback=ctx.callback, cancel=ctx.cancel)
     return StageOutput(_pixels(out, space))
 
 
@@ -168,7 +168,7 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
         x = q_sample_at(start, plan.chain, plan.start, generator=ctx.generator)
     elif x is None:
         x = how.temperature * initial_noise(_noise_shape(plan.size, space, low.shape[0]), ctx.generator, ctx.device)
-    out = sample(s.sampler, guided(inner, prompt, s, latent=space is not None), x, plan.chain,
+    out = sample(s.sampler_for(plan.stage), guided(inner, prompt, s, latent=space is not None), x, plan.chain,
                  variance=_variance(plan), options=_options(s), start=plan.start, generator=ctx.generator,
                  callback=ctx.callback, cancel=ctx.cancel)
     out = _pixels(out, space)
@@ -243,7 +243,7 @@ def _base_denoiser(plan: StagePlan, ctx: StageContext):
 
 def _step(plan: StagePlan, ctx: StageContext) -> Step:
     s = ctx.settings
-    return sampler_spec(s.sampler).step(plan.chain, _variance(plan), ctx.generator, _options(s))
+    return sampler_spec(s.sampler_for(plan.stage)).step(plan.chain, _variance(plan), ctx.generator, _options(s))
 
 
 def _variance(plan: StagePlan):

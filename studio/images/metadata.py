@@ -28,6 +28,8 @@ def parameters_text(recipe: Recipe) -> str:
         fields.append(("Eta", f"{s.eta:g}"))
     if s.churn:
         fields.append(("Churn", f"{s.churn:g}"))
+    if s.sr_sampler is not None:
+        fields.append(("SR sampler", s.sr_sampler.value.upper()))
     if s.spacing.value != "uniform":
         fields.append(("Spacing", s.spacing.value))
     if recipe.kind is JobKind.STROKES_TO_IMAGE:

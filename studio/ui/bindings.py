@@ -94,14 +94,14 @@ def bind_check(box: QCheckBox, model: QObject, name: str) -> Binding:
     ])
 
 
-def bind_enum(combo: QComboBox, model: QObject, name: str, values: list) -> Binding:
-    """A combo box over enum members (shown by their label or value).
+def bind_enum(combo: QComboBox, model: QObject, name: str, values: list, labels: list[str] | None = None) -> Binding:
+    """A combo box over enum members (shown by `labels`, else by their label or value).
 
     The members stay on the Python side, indexed by position: item data would come back from Qt as a
     plain str, and a str that equals a member's value is not the member."""
     values = list(values)
-    for value in values:
-        combo.addItem(str(getattr(value, "label", value.value)))
+    for n, value in enumerate(values):
+        combo.addItem(labels[n] if labels is not None else str(getattr(value, "label", value.value)))
 
     def show(value) -> None:
         index = values.index(value) if value in values else -1

@@ -133,6 +133,13 @@ class Panel(QWidget):
         self.rows[Control.CASCADE] = (self.cascade,)
         self.sr_respacing = self._respacing_edit("sr_respacing", "the super-resolution")
         self._add_slider(form, Control.SR_STEPS, "SR steps", 1, "{:d}", extra=self.sr_respacing)
+        self.sr_sampler = QComboBox()
+        kinds = list(session.sampler_kinds())
+        self.bindings.append(bind_enum(self.sr_sampler, g, "sr_sampler", ["", *kinds],
+                                       ["as Sampler", *(k.value for k in kinds)]))
+        self.sr_sampler.setToolTip("the super-resolution stage's own sampler (GLIDE's upsampler: DDIM)")
+        form.addRow("SR sampler", self.sr_sampler)
+        self.rows[Control.SR_SAMPLER] = (self.sr_sampler,)
         self._add_slider(form, Control.NOISE_AUGMENTATION, "Noise aug.", 0.01, "{:.2f}")
         layout.addWidget(cascade)
 
@@ -140,7 +147,7 @@ class Panel(QWidget):
         layout.addStretch(1)
         for signal in (g.mode_changed, g.sampler_changed, g.cascade_changed, session.model_changed,
                        session.runner.running_changed, session.opening_changed, g.respacing_changed,
-                       g.sr_respacing_changed):
+                       g.sr_respacing_changed, g.sr_sampler_changed):
             signal.connect(self.refresh)
         session.model_changed.connect(self._show_classes)
         for signal in (session.model_changed, session.opening_changed):

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from studio.app.generation import GenerationModel, Mode
 from studio.app.session import Control, Opened
+from studio.core.enums import SamplerKind
 from studio.core.settings import JobKind, Recipe, Settings, Stage
 from tests.app.fakes import frame, summary
 
@@ -110,3 +111,24 @@ def test_a_malformed_sr_string_does_not_block_a_run_without_the_sr_stage(opened,
     g.cascade = True  # now the SR stage runs: the string is refused in one line
     assert opened.generate() is None
     assert errors == ["super-resolution respacing 'fast2' is not a step count, a list of counts, ddimN or fast27"]
+
+
+def test_an_sr_sampler_comes_with_a_model_reaches_only_runs_with_the_sr_stage_and_enables_what_it_reads(
+        make_session, fake_runner, qtbot):
+    session = make_session()
+    glide = replace(summary("glide"), defaults=(("sampler", SamplerKind.DDPM), ("sr_sampler", SamplerKind.DDIM)))
+    session._opened(Opened("glide.safetensors", glide))
+    g = session.generation
+    assert (g.sampler, g.sr_sampler) == (SamplerKind.DDPM, SamplerKind.DDIM)
+    assert session.applies(Control.SR_SAMPLER) and session.applies(Control.ETA)  # DDIM's η, for the SR stage
+    g.cascade = False
+    assert not session.applies(Control.SR_SAMPLER) and not session.applies(Control.ETA)  # DDPM alone reads no η
+    with qtbot.waitSignal(session.runner.finished, timeout=10_000):
+        session.generate()
+    assert fake_runner.jobs[-1].settings.sr_sampler is None
+    g.cascade = True
+    with qtbot.waitSignal(session.runner.finished, timeout=10_000):
+        session.generate()
+    assert fake_runner.jobs[-1].settings.sr_sampler is SamplerKind.DDIM
+    session._opened(Opened("ours.safetensors", summary("ours")))  # another model: the base's sampler again
+    assert g.sr_sampler == ""

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from studio.core.enums import SamplerKind, Thresholding
-from studio.core.settings import JobKind, Recipe, Settings
+from studio.core.settings import JobKind, Recipe, Settings, Stage
 
 
 def test_settings_accept_enum_values_given_as_strings():
@@ -98,3 +98,11 @@ def test_a_recipe_keeps_both_respacing_strings_and_an_older_recipe_without_them_
     del old["settings"]["respacing"], old["settings"]["sr_respacing"]
     settings = Recipe.from_json(json.dumps(old)).settings
     assert (settings.respacing, settings.sr_respacing) == ("", "")
+
+
+def test_the_sr_stage_has_its_own_sampler_only_when_one_is_set_and_recipes_keep_it():
+    s = Settings(sampler="ddpm", sr_sampler="ddim")
+    assert (s.sampler_for(Stage.BASE), s.sampler_for(Stage.SR)) == (SamplerKind.DDPM, SamplerKind.DDIM)
+    assert Settings(sampler="heun").sampler_for(Stage.SR) is SamplerKind.HEUN
+    assert Settings.from_dict(s.to_dict()) == s and s.to_dict()["sr_sampler"] == "ddim"
+    assert Settings.from_dict({"sampler": "ddpm"}).sr_sampler is None  # a recipe written before the field

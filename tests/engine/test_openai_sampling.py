@@ -232,7 +232,8 @@ def test_a_preset_cascade_opens_with_its_authors_respacing_for_the_base_and_the_
     assert main(["cascade", "--name", "GLIDE", "--base", str(cascade / "base.safetensors"), "--sr",
                  str(cascade / "sr.safetensors"), "--out", str(cascade)]) == 0
 
-    authors = {"guidance_scale": 3.0, "respacing": "100", "sr_respacing": "fast27", "sampler": SamplerKind.DDPM}
+    authors = {"guidance_scale": 3.0, "respacing": "100", "sr_respacing": "fast27", "sampler": SamplerKind.DDPM,
+               "sr_sampler": SamplerKind.DDIM}
     assert setting_defaults(cascade) == authors and dict(summarize(str(cascade)).defaults) == authors
     assert setting_defaults(tmp_path / "base.safetensors") == {}  # imported from flags: no authors' settings
 
@@ -242,4 +243,5 @@ def test_a_preset_cascade_opens_with_its_authors_respacing_for_the_base_and_the_
     assert (settings().respacing, settings().sr_respacing) == ("100", "fast27")
     assert (settings("--steps", "5").respacing, settings("--steps", "5").sr_respacing) == ("", "fast27")
     assert settings("--sr-steps", "4").sr_respacing == "" and settings("--sr-respacing", "3").sr_respacing == "3"
-    assert settings().sampler is SamplerKind.DDPM and settings("--sampler", "ddim").sampler is SamplerKind.DDIM
+    assert (settings().sampler, settings().sr_sampler) == (SamplerKind.DDPM, SamplerKind.DDIM)
+    assert settings("--sampler", "ddim", "--sr-sampler", "euler").sr_sampler is SamplerKind.EULER

@@ -54,6 +54,17 @@ def test_the_same_recipe_gives_identical_pixels_and_another_seed_does_not(tiny_c
     assert not np.array_equal(a.images, c.images)
 
 
+def test_the_sr_stage_walks_with_its_own_sampler_when_one_is_set(tiny_cascade):
+    plain, _ = run(TextToImage(str(tiny_cascade), FAST))
+    same, _ = run(TextToImage(str(tiny_cascade), FAST.with_(sr_sampler=SamplerKind.DDIM)))
+    own, _ = run(TextToImage(str(tiny_cascade), FAST.with_(sr_sampler=SamplerKind.DDPM)))
+    assert np.array_equal(plain.images, same.images)  # naming the run's own sampler changes nothing
+    base = [f for f in plain.frames if f.stage is Stage.BASE]
+    assert all(np.array_equal(a.x_t, b.x_t) for a, b in zip(base, own.frames, strict=False))  # the base: DDIM
+    assert not np.array_equal(plain.images, own.images)  # the SR stage: DDPM's ancestral noise
+    assert own.recipe.settings.sr_sampler is SamplerKind.DDPM
+
+
 def test_jobs_run_in_order_and_the_second_job_reuses_the_loaded_models(engine, tiny_cascade):
     worker, events, cache = engine
     first = worker.submit(TextToImage(str(tiny_cascade), FAST))

@@ -68,7 +68,7 @@ def test_a_new_family_plugs_in_through_the_registry(monkeypatch):
 
 
 def test_only_glide_s_upsamplers_sample_at_temperature_0_997_from_an_8_bit_low_res_image():
-    from studio.core.enums import Architecture, SamplerKind
+    from studio.core.enums import Architecture
     from studio.models.families import FAMILIES
     from studio.models.openai.flags import spec_from_flags
 
@@ -101,7 +101,10 @@ def test_a_preset_s_authors_scales_respacing_and_sampler_are_its_setting_default
     ddpm = {"sampler": SamplerKind.DDPM}  # the references' scripts sample with p_sample_loop
     assert defaults(Architecture.GLIDE, "glide-base") == {"guidance_scale": 3.0, "respacing": "100"} | ddpm
     assert defaults(Architecture.GLIDE, "glide-base-inpaint") == {"guidance_scale": 5.0, "respacing": "100"} | ddpm
-    assert defaults(Architecture.GLIDE, "glide-upsample") == {"respacing": "fast27"} | ddpm
+    # text2im.ipynb's upsampler runs ddim_sample_loop (η 0); the inpainting notebook's runs p_sample_loop
+    assert defaults(Architecture.GLIDE, "glide-upsample") == {"respacing": "fast27", "sampler": SamplerKind.DDIM,
+                                                              "eta": 0.0}
+    assert defaults(Architecture.GLIDE, "glide-upsample-inpaint") == {"respacing": "fast27"} | ddpm
     assert defaults(Architecture.ADM, "adm-128") == {"class_guidance": 0.5, "respacing": "250"} | ddpm
     assert defaults(Architecture.ADM, "adm-lsun-cat") == {"respacing": "1000"} | ddpm
     assert defaults(Architecture.GLIDE, "") == {}

@@ -122,7 +122,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            Sampling(respacing="100", guidance_scale=3.0)),
     Preset("glide-upsample", Architecture.GLIDE, "upsample.pt",
            dict(image_size=256, num_res_blocks=2, noise_schedule="linear", super_res=True),
-           "GLIDE (filtered) 64→256 upsampler", Sampling(respacing="fast27", temperature=0.997)),
+           # text2im.ipynb samples this upsampler with ddim_sample_loop (its inpainting one with p_sample_loop)
+           "GLIDE (filtered) 64→256 upsampler", Sampling(respacing="fast27", temperature=0.997, use_ddim=True)),
     Preset("glide-base-inpaint", Architecture.GLIDE, "base_inpaint.pt", dict(inpaint=True),
            "GLIDE (filtered) inpainting at 64×64", Sampling(respacing="100", guidance_scale=5.0)),
     Preset("glide-upsample-inpaint", Architecture.GLIDE, "upsample_inpaint.pt",
