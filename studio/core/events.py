@@ -48,7 +48,7 @@ class JobStarted:
 class StepEvent:
     job_id: int
     frame: Frame
-    seconds_per_step: float  # running average over this job so far
+    seconds_per_step: float  # running average over this stage so far (ETA: times the steps left)
 
 
 @dataclass(frozen=True, eq=False)

@@ -42,6 +42,10 @@ class _Run:
 
     def recorder(self, stage: Stage, preview: Callable[[torch.Tensor], torch.Tensor], latent: bool = False,
                  chain_length: int = 0):
+        # the rate is the stage's own: an upsampler's step can cost several of the base's (GLIDE: 2.5×), so a
+        # job-wide average would put the SR stage's ETA far too low
+        stage_started, done = time.perf_counter(), [0]
+
         def record(state: StepState) -> None:
             frame = Frame(
                 stage=stage, step=state.step, total=state.total, index=state.index, t=state.t,
@@ -50,7 +54,8 @@ class _Run:
                 x0=state.x0.detach().float().cpu().numpy() if latent else None, chain_length=chain_length,
             )
             self.frames.append(frame)
-            per_step = (time.perf_counter() - self.started) / len(self.frames)
+            done[0] += 1
+            per_step = (time.perf_counter() - stage_started) / done[0]
             self.emit(StepEvent(self.job_id, frame, per_step))
 
         return record

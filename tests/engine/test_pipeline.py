@@ -65,6 +65,26 @@ def test_the_sr_stage_walks_with_its_own_sampler_when_one_is_set(tiny_cascade):
     assert own.recipe.settings.sr_sampler is SamplerKind.DDPM
 
 
+def test_the_rate_behind_the_eta_is_the_current_stage_s_own(tiny_cascade):
+    """An upsampler's steps can cost several of the base's: the SR stage's rate must not carry the base's."""
+    import time
+
+    seen = []
+
+    def slow_base(event):  # the base's steps take 0.4 s longer (the handler runs inside the step)
+        if isinstance(event, StepEvent):
+            seen.append((event.frame.stage, event.seconds_per_step))
+            if event.frame.stage is Stage.BASE:
+                time.sleep(0.4)
+
+    Pipeline(ModelCache(choose_device("cpu"))).run(TextToImage(str(tiny_cascade), FAST), 1, threading.Event(),
+                                                   slow_base)
+    base = [rate for stage, rate in seen if stage is Stage.BASE]
+    sr = [rate for stage, rate in seen if stage is Stage.SR]
+    assert base[-1] > 0.3  # 4 of its 5 steps held the 0.4 s
+    assert max(sr) < 0.2 and len(sr) == 3  # a job-wide average would be above 2.0 s / 6 = 0.33 s
+
+
 def test_jobs_run_in_order_and_the_second_job_reuses_the_loaded_models(engine, tiny_cascade):
     worker, events, cache = engine
     first = worker.submit(TextToImage(str(tiny_cascade), FAST))
