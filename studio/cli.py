@@ -217,6 +217,8 @@ COMMON_SETTINGS = (
                 "100, …), instead of --sr-steps", str),
     SettingFlag("--sr-sampler", "sr_sampler", "the super-resolution stage's own sampler (default: the model's, "
                 "else --sampler's)", str, tuple(k.value for k in SamplerKind)),
+    SettingFlag("--sr-guidance", "sr_guidance_scale", "classifier-free guidance of the super-resolution stage "
+                "(1 = none; default: the model's)", float),
     SettingFlag("--noise-aug", "noise_augmentation", "cascade noise augmentation", float),
 )
 ILVR_FACTOR = SettingFlag("--factor", "ilvr_factor", "down-sampling factor N: keep the reference's N×N block means",

@@ -54,6 +54,7 @@ class GenerationModel(QObject):
     respacing_changed = Signal(str)
     sr_respacing_changed = Signal(str)
     sr_sampler_changed = Signal(object)
+    sr_guidance_scale_changed = Signal(float)
     ilvr_factor_changed = Signal(int)
 
     prompt = Property("")
@@ -78,6 +79,7 @@ class GenerationModel(QObject):
     respacing = Property("")  # the base chain as a respacing string; "" = `steps`
     sr_respacing = Property("")  # the SR chain likewise; "" = `sr_steps`
     sr_sampler = Property("")  # the SR stage's own sampler (a SamplerKind or its value); "" = `sampler`
+    sr_guidance_scale = Property(1.0)
     ilvr_factor = Property(4)
 
     def __init__(self, parent: QObject | None = None, rng: random.Random | None = None) -> None:
@@ -102,6 +104,7 @@ class GenerationModel(QObject):
             batch_size=self.batch_size, cascade=self.cascade, sr_steps=self.sr_steps,
             respacing=self.respacing.strip(), sr_respacing=self.sr_respacing.strip() if with_sr else "",
             sr_sampler=(self.sr_sampler or None) if with_sr else None,
+            sr_guidance_scale=self.sr_guidance_scale if with_sr else 1.0,
             noise_augmentation=self.noise_augmentation, strength=self.strength, ilvr_factor=self.ilvr_factor,
         )
 
@@ -116,5 +119,6 @@ class GenerationModel(QObject):
         self.class_guidance, self.class_label = s.class_guidance, s.class_label or 0
         self.batch_size, self.cascade, self.sr_steps = s.batch_size, s.cascade, s.sr_steps
         self.respacing, self.sr_respacing, self.sr_sampler = s.respacing, s.sr_respacing, s.sr_sampler or ""
+        self.sr_guidance_scale = s.sr_guidance_scale
         self.noise_augmentation, self.strength = s.noise_augmentation, s.strength
         self.mode = Mode(recipe.kind.value)

@@ -57,6 +57,7 @@ class Control(str, Enum):
     CASCADE = "cascade"
     NOISE_AUGMENTATION = "noise_augmentation"
     SR_SAMPLER = "sr_sampler"
+    SR_GUIDANCE = "sr_guidance"
     GENERATE = "generate"
 
 
@@ -177,6 +178,7 @@ class Session(QObject):
         if opened.path != self.model_path:  # another model: its authors' scales (reopening keeps the user's)
             # a respacing string names timesteps of one model's chain: another model starts from its authors'
             self.generation.respacing = self.generation.sr_respacing = self.generation.sr_sampler = ""
+            self.generation.sr_guidance_scale = 1.0
             for name, value in opened.summary.defaults:
                 setattr(self.generation, name, value)
         self.model, self.model_path = opened.summary, opened.path
@@ -221,6 +223,7 @@ class Session(QObject):
             Control.STEPS: not self.generation.respacing.strip(),  # a respacing string names the steps instead
             Control.SR_STEPS: runs_sr and not g.sr_respacing.strip(),
             Control.SR_SAMPLER: runs_sr,
+            Control.SR_GUIDANCE: runs_sr,
             Control.STRENGTH: mode is Mode.STROKES,
             Control.ILVR_FACTOR: mode is Mode.ILVR,
             Control.CLASS_GUIDANCE: m is not None and bool(m.class_names) and mode is not Mode.UPSCALE,

@@ -52,6 +52,9 @@ class Settings:
     # the super-resolution stage's own sampler (glide-text2im: DDPM for its base, DDIM for the upsampler);
     # None = `sampler` for both stages
     sr_sampler: SamplerKind | None = None
+    # classifier-free guidance of the super-resolution stage; 1 = none (the low-res image fixes the content,
+    # and guidance doubles the stage's cost), the SD x4 upscaler's authors use 9
+    sr_guidance_scale: float = 1.0
     noise_augmentation: float = 0.1  # s_aug of the cascade as a fraction of the process, in [0, 1]
     strength: float = 0.6  # SDEdit: start at round(strength · steps)
     repaint_jump: int = 1  # RePaint jump length; 1 with resample 1 is plain replacement
@@ -116,6 +119,7 @@ LIMITS: dict[str, Limit] = {
     "churn": Limit(0.0, 100.0, "churn"),
     "snr": Limit(0.0, 1.0, "corrector SNR"),
     "guidance_scale": Limit(0.0, 30.0, "guidance scale"),
+    "sr_guidance_scale": Limit(0.0, 30.0, "super-resolution guidance scale"),
     "class_guidance": Limit(0.0, 20.0, "class guidance"),
     "batch_size": Limit(1, 16, "batch size"),
     "noise_augmentation": Limit(0.0, 1.0, "noise augmentation"),

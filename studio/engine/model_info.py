@@ -118,10 +118,10 @@ def _defaults(base: ModelConfig | None, sr: ModelConfig | None) -> dict[str, flo
     found: dict[str, float | str] = {}
     if sr is not None:
         found = family_of(sr).sampling(sr).setting_defaults()
-        for name in ("respacing", "sampler"):  # the SR stage's own, as `sr_respacing` and `sr_sampler`
+        for name in ("respacing", "sampler", "guidance_scale"):  # the SR stage's own, as `sr_…`
             if name in found:
                 found[f"sr_{name}"] = found.pop(name)
     if base is not None:
-        found = {k: v for k, v in found.items() if k in ("sr_respacing", "sr_sampler", "noise_augmentation")}
+        found = {k: v for k, v in found.items() if k.startswith("sr_") or k == "noise_augmentation"}
         found |= family_of(base).sampling(base).setting_defaults()
     return found

@@ -139,8 +139,9 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
                       previous: torch.Tensor | None) -> StageOutput:
     """The cascade's SR stage on the previous stage's output (or the image to upscale, or a fork's base image).
 
-    It follows its prompt without classifier-free guidance: the low-res image already fixes the content,
-    and guidance would double the cost of the most expensive stage. A latent upsampler (the SD x4) samples
+    Its classifier-free guidance is the settings' `sr_guidance_scale`, 1 (none) unless the model's authors
+    chose otherwise: the low-res image already fixes the content, and guidance doubles the cost of the most
+    expensive stage; the SD x4's authors guide it at 9. A latent upsampler (the SD x4) samples
     latents of the output, with the low-res image at the latent's size beside them, and decodes them."""
     sr, s = plan.model, ctx.settings
     low = previous if previous is not None else _fork_low_res(plan, ctx)
@@ -157,7 +158,7 @@ def run_super_resolve(plan: StagePlan, ctx: StageContext, inputs: StageInputs,
         known = inputs.image if inputs.image is not None else torch.zeros_like(extra)
         mask = inputs.mask if inputs.mask is not None else torch.ones_like(extra[:1, :1])
         extra = torch.cat([extra, mask_channels(known, mask)], dim=1)
-    prompt = prompt_network(sr, s, low.shape[0], guidance_scale=1.0)
+    prompt = prompt_network(sr, s, low.shape[0], guidance_scale=s.sr_guidance_scale)
     diffusion = sr.config.diffusion
     inner = sr_denoiser(prompt.network, schedule.alphas_cumprod, diffusion.prediction, diffusion.variance,
                         extra, cond.aug_level)

@@ -28,6 +28,8 @@ def parameters_text(recipe: Recipe) -> str:
         fields.append(("Eta", f"{s.eta:g}"))
     if s.churn:
         fields.append(("Churn", f"{s.churn:g}"))
+    if s.sr_guidance_scale != 1.0:
+        fields.append(("SR CFG scale", f"{s.sr_guidance_scale:g}"))
     if s.sr_sampler is not None:
         fields.append(("SR sampler", s.sr_sampler.value.upper()))
     if s.spacing.value != "uniform":

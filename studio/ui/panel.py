@@ -140,6 +140,7 @@ class Panel(QWidget):
         self.sr_sampler.setToolTip("the super-resolution stage's own sampler (GLIDE's upsampler: DDIM)")
         form.addRow("SR sampler", self.sr_sampler)
         self.rows[Control.SR_SAMPLER] = (self.sr_sampler,)
+        self._add_slider(form, Control.SR_GUIDANCE, "SR guidance", 0.1, "{:.1f}", prop="sr_guidance_scale")
         self._add_slider(form, Control.NOISE_AUGMENTATION, "Noise aug.", 0.01, "{:.2f}")
         layout.addWidget(cascade)
 

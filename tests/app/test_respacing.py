@@ -132,3 +132,17 @@ def test_an_sr_sampler_comes_with_a_model_reaches_only_runs_with_the_sr_stage_an
     assert fake_runner.jobs[-1].settings.sr_sampler is SamplerKind.DDIM
     session._opened(Opened("ours.safetensors", summary("ours")))  # another model: the base's sampler again
     assert g.sr_sampler == ""
+
+
+def test_the_sr_guidance_applies_and_reaches_the_job_only_when_the_sr_stage_runs(opened, fake_runner, qtbot):
+    g = opened.generation
+    g.sr_guidance_scale = 9.0
+    assert opened.applies(Control.SR_GUIDANCE)
+    with qtbot.waitSignal(opened.runner.finished, timeout=10_000):
+        opened.generate()
+    assert fake_runner.jobs[-1].settings.sr_guidance_scale == 9.0
+    g.cascade = False
+    assert not opened.applies(Control.SR_GUIDANCE)
+    with qtbot.waitSignal(opened.runner.finished, timeout=10_000):
+        opened.generate()
+    assert fake_runner.jobs[-1].settings.sr_guidance_scale == 1.0

@@ -65,6 +65,15 @@ def test_the_sr_stage_walks_with_its_own_sampler_when_one_is_set(tiny_cascade):
     assert own.recipe.settings.sr_sampler is SamplerKind.DDPM
 
 
+def test_the_sr_stage_is_guided_only_when_its_own_scale_says_so(tiny_cascade):
+    plain, _ = run(TextToImage(str(tiny_cascade), FAST))  # sr_guidance_scale 1: one row per image
+    guided, _ = run(TextToImage(str(tiny_cascade), FAST.with_(sr_guidance_scale=4.0)))
+    base = [f for f in plain.frames if f.stage is Stage.BASE]
+    assert all(np.array_equal(a.x_t, b.x_t) for a, b in zip(base, guided.frames, strict=False))
+    assert not np.array_equal(plain.images, guided.images)  # [prompt; negative] rows combined at 4
+    assert guided.recipe.settings.sr_guidance_scale == 4.0
+
+
 def test_the_rate_behind_the_eta_is_the_current_stage_s_own(tiny_cascade):
     """An upsampler's steps can cost several of the base's: the SR stage's rate must not carry the base's."""
     import time

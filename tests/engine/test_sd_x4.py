@@ -135,5 +135,6 @@ def test_noise_augmentation_beyond_the_trained_levels_is_refused_in_one_line(pip
 
 def test_the_cascade_takes_the_x4s_noise_augmentation_and_says_its_output_size(folder):
     assert setting_defaults(folder)["noise_augmentation"] == 0.02
+    assert setting_defaults(folder)["sr_guidance_scale"] == 9.0  # diffusers' upscale pipeline guides at 9
     summary = summarize(folder)
     assert (summary.resolution, summary.output_resolution, summary.sr_schedule) == (128, 512, "scaled-linear-x4")

@@ -25,6 +25,7 @@ from studio.models.sd.config import X4_MAX_NOISE_LEVEL
 
 LICENCE = "CreativeML Open RAIL++-M — read the licence on the page you downloaded the file from"
 REFERENCE_NOISE_LEVEL = 20  # diffusers' StableDiffusionUpscalePipeline default noise_level
+REFERENCE_GUIDANCE = 9.0  # and its default guidance_scale (with the negative prompt as the other half)
 LEVELS = 1000
 
 
@@ -65,4 +66,5 @@ class SDX4Family(SD1Family):
 
     def sampling(self, config: ModelConfig) -> StageSampling:
         return StageSampling(any_size=True, max_noise_augmentation=X4_MAX_NOISE_LEVEL / (LEVELS - 1),
-                             noise_augmentation=REFERENCE_NOISE_LEVEL / LEVELS)
+                             noise_augmentation=REFERENCE_NOISE_LEVEL / LEVELS,
+                             guidance_scale=REFERENCE_GUIDANCE)
