@@ -38,6 +38,7 @@ from studio.diffusion.ode_samplers import dpmpp_2m_step, euler_step, heun_step
 from studio.diffusion.sampler_options import DEFAULT_OPTIONS, SamplerOptions
 from studio.diffusion.schedule import Schedule
 from studio.diffusion.sde_samplers import euler_ancestral_step, predictor_corrector_step
+from studio.diffusion.step_noise import position_keyed
 from studio.diffusion.variance import step_variance
 
 # (chain, the model's variance type, generator, options) -> the step
@@ -62,8 +63,9 @@ class SamplerSpec:
 
     def step(self, chain: Schedule, variance: VarianceType, generator: torch.Generator | None,
              options: SamplerOptions) -> Step:
-        """This sampler's step on `chain`, for a model whose variance type is `variance`."""
-        return self.make_step(chain, self.variance or variance, generator, options)
+        """This sampler's step on `chain`, for a model whose variance type is `variance`; its noise is keyed
+        by chain position (diffusion/step_noise.py), so a run restarted mid-chain draws what the run drew."""
+        return position_keyed(self.make_step(chain, self.variance or variance, generator, options), generator)
 
     def with_classifier_guidance(self, denoise: Denoiser, grad_log_prob: GradLogProb, scale: float,
                                  chain: Schedule, variance: VarianceType) -> Denoiser:

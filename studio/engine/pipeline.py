@@ -20,6 +20,7 @@ from studio.core.events import Frame, JobStarted, Note, Result, StepEvent
 from studio.core.jobs import Job
 from studio.core.settings import Recipe, Stage
 from studio.diffusion.chain import SamplingCancelled, StepState
+from studio.diffusion.step_noise import mix_seed
 from studio.engine.cache import ModelCache
 from studio.engine.models import CascadeModels, load_cascade
 from studio.engine.plan import Plan, plan_job
@@ -36,7 +37,7 @@ class _Run:
     emit: Emit
     cancel: threading.Event
     device: torch.device
-    generator: torch.Generator
+    seed: int
     frames: list[Frame] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
@@ -103,7 +104,7 @@ class Pipeline:
         emit(JobStarted(job_id, plan.totals))
         for message in notes:
             emit(Note(job_id, message))
-        run = _Run(job_id, emit, cancel, device, torch.Generator("cpu").manual_seed(job.settings.seed))
+        run = _Run(job_id, emit, cancel, device, job.settings.seed)
         with torch.inference_mode():
             try:
                 images, refined = _run_plan(plan, inputs, job, models, run)
@@ -122,11 +123,18 @@ def _run_plan(plan: Plan, inputs, job: Job, models: CascadeModels, run: _Run):
     for stage, stage_inputs in zip(plan.stages, inputs, strict=True):
         record = run.recorder(stage.stage, frame_preview(stage.model), latent_space(stage.model) is not None,
                               len(stage.chain))
-        ctx = StageContext(job.settings, models.classifier, run.device, run.generator, run.cancel, record,
+        ctx = StageContext(job.settings, models.classifier, run.device, stage_generator(run.seed, stage.stage),
+                           run.cancel, record,
                            lambda x, name=stage.stage: run.show_as_last(name, x))
         out = RUNNERS[stage.task](stage, ctx, stage_inputs, images)
         images, refined = out.images, out.refined if out.refined is not None else refined
     return images, refined
+
+
+def stage_generator(seed: int, stage: Stage) -> torch.Generator:
+    """Each stage draws from a generator of its own, seeded from the run's seed and the stage, so a fork of
+    the SR stage (which runs no base) draws the noise augmentation and steps' noise the run drew."""
+    return torch.Generator("cpu").manual_seed(seed if stage is Stage.BASE else mix_seed(seed, 1))
 
 
 def make_recipe(job: Job, models: CascadeModels, images: torch.Tensor) -> Recipe:

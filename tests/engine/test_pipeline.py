@@ -140,7 +140,7 @@ def test_a_failing_job_reports_one_line_and_leaves_the_worker_usable(engine, tin
 
 
 def test_a_fork_with_unchanged_settings_reproduces_the_run_and_a_changed_prompt_does_not(tiny_cascade):
-    settings = FAST.with_(steps=8, cascade=False)  # DDIM with η = 0: deterministic after x_T
+    settings = FAST.with_(steps=8, cascade=False, eta=1.0)  # DDIM at η = 1: fresh noise at every step
     original, _ = run(TextToImage(str(tiny_cascade), settings))
     frame = original.frames[3]
     fork = ForkPoint(Stage.BASE, frame.index, settings.steps, frame.x_t, step=frame.step + 1)
@@ -153,10 +153,11 @@ def test_a_fork_with_unchanged_settings_reproduces_the_run_and_a_changed_prompt_
 
 
 def test_a_fork_of_the_sr_stage_reproduces_the_run_from_its_stored_base_image(tiny_cascade):
-    """DDIM η = 0 with no noise augmentation: from the stored x_t of SR step 2 and the stored base image the
-    fork finishes with the original's pixels exactly; a changed prompt changes them (the base image does not
-    change, so the difference is the SR stage's own)."""
-    settings = FAST.with_(noise_augmentation=0.0)
+    """From the stored x_t of SR step 2 and the stored base image the fork finishes with the original's
+    pixels exactly — with a sampler that draws noise at every step and the low-res image's noise
+    augmentation, both keyed by the run's seed and not by what the base stage drew; a changed prompt
+    changes them (the base image does not change, so the difference is the SR stage's own)."""
+    settings = FAST.with_(sampler=SamplerKind.DDPM, noise_augmentation=0.2)
     original, _ = run(TextToImage(str(tiny_cascade), settings))
     frame = next(f for f in original.frames if f.stage is Stage.SR and f.step == 1)
     fork = ForkPoint(Stage.SR, frame.index, settings.sr_steps, frame.x_t, low_res=original.base_output,
