@@ -9,7 +9,7 @@ from studio.core.settings import LIMITS
 FLAGS = {
     "seed": ("generate", "--seed"), "steps": ("generate", "--steps"), "sr_steps": ("generate", "--sr-steps"),
     "eta": ("generate", "--eta"), "churn": ("generate", "--churn"), "snr": ("generate", "--snr"),
-    "guidance_scale": ("generate", "--guidance"),
+    "guidance_scale": ("generate", "--guidance"), "sr_guidance_scale": ("generate", "--sr-guidance"),
     "class_guidance": ("generate", "--class-guidance"), "batch_size": ("generate", "--batch"),
     "noise_augmentation": ("generate", "--noise-aug"), "strength": ("sdedit", "--strength"),
     "repaint_jump": ("inpaint", "--jump"), "repaint_resample": ("inpaint", "--resample"),
