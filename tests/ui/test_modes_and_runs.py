@@ -73,6 +73,21 @@ def test_choosing_a_sampler_in_the_combo_box_sets_the_enum_the_run_records(make_
     assert _run(window, qtbot).recipe.settings.sampler is SamplerKind.DDPM
 
 
+def test_the_sr_stage_s_sampler_and_guidance_are_set_in_the_cascade_box_and_reach_its_run(make_window, qtbot):
+    window = make_window()
+    panel, g = window.panel, window.session.generation
+    g.steps, g.sr_steps = 3, 2
+    assert panel.sr_sampler.currentText() == "as Sampler" and g.sr_sampler == ""
+    panel.sr_sampler.setCurrentIndex(1 + list(SamplerKind).index(SamplerKind.DDPM))
+    panel.sr_guidance_slider.setValue(25)  # steps of 0.1
+    assert (g.sr_sampler, g.sr_guidance_scale) == (SamplerKind.DDPM, 2.5)
+    settings = _run(window, qtbot).recipe.settings
+    assert (settings.sampler, settings.sr_sampler, settings.sr_guidance_scale) == (SamplerKind.DDIM,
+                                                                                   SamplerKind.DDPM, 2.5)
+    panel.cascade.setChecked(False)  # no SR stage: neither applies
+    assert not panel.sr_sampler.isEnabled() and not panel.sr_guidance_slider.isEnabled()
+
+
 def test_reuse_in_the_gallery_puts_the_mode_enum_and_the_combo_box_back(make_window, qtbot):
     window = make_window()
     g = window.session.generation
