@@ -104,8 +104,7 @@ class SchedulePreview(QObject):
         base = stage is Stage.BASE
         steps, spacing = g.steps if base else g.sr_steps, g.spacing
         respacing = (g.respacing if base else g.sr_respacing).strip()
-        timesteps = model.timesteps if base or not model.sr_timesteps else model.sr_timesteps
-        if respacing_error(respacing, timesteps) is not None:
+        if respacing_error(respacing, model.stage_schedule(stage)[1]) is not None:
             self.background.cancel(_Task.CURVE)
             self.curve = None  # the panel shows what is wrong with the string; a plot of another chain misleads
             if base:

@@ -197,8 +197,10 @@ class Session(QObject):
 
     def _check_respacing(self) -> None:
         g, m = self.generation, self.model
-        base_t = m.timesteps if m is not None else 1000
-        sr_t = m.sr_timesteps if m is not None and m.sr_timesteps else base_t
+        if m is None:
+            base_t = sr_t = 1000
+        else:
+            base_t, sr_t = m.stage_schedule(Stage.BASE)[1], m.stage_schedule(Stage.SR)[1]
         self.respacing_problem = respacing_error(g.respacing.strip(), base_t) or ""
         self.sr_respacing_problem = respacing_error(g.sr_respacing.strip(), sr_t, "super-resolution respacing") or ""
 

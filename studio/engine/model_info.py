@@ -35,6 +35,12 @@ class ModelSummary:
     sr_schedule: str = ""
     defaults: tuple[tuple[str, float | str], ...] = ()  # (Settings field, value) the model's authors sample with
 
+    def stage_schedule(self, stage: Stage) -> tuple[str, int]:
+        """The training schedule (kind, T) the stage's chain is respaced from: the SR stage's own if it has one."""
+        if stage is Stage.SR and self.sr_timesteps:
+            return self.sr_schedule, self.sr_timesteps
+        return self.schedule, self.timesteps
+
 
 @dataclass(frozen=True)
 class ScheduleCurve:
@@ -82,9 +88,7 @@ def schedule_curve(summary: ModelSummary, steps: int, stage: Stage = Stage.BASE,
     """log SNR at every training timestep of the stage's model, and the timesteps its chain visits — the
     plan's own chain (`chain_of`): `steps` with that spacing, or the respacing string's timesteps (torch:
     the window calls it off the UI thread). ValueError for a respacing the model's T cannot take."""
-    kind, length = summary.schedule, summary.timesteps
-    if stage is Stage.SR and summary.sr_timesteps:
-        kind, length = summary.sr_schedule, summary.sr_timesteps
+    kind, length = summary.stage_schedule(stage)
     schedule = make_schedule(ScheduleKind(kind), length)
     chain = chain_of(ScheduleKind(kind), length, max(1, min(steps, length)), spacing, respacing)
     return ScheduleCurve(stage, tuple(schedule.log_snr.tolist()), tuple(chain.timesteps.tolist()))

@@ -45,7 +45,7 @@ class _Run:
                  chain_length: int = 0):
         # the rate is the stage's own: an upsampler's step can cost several of the base's (GLIDE: 2.5×), so a
         # job-wide average would put the SR stage's ETA far too low
-        stage_started, done = time.perf_counter(), [0]
+        stage_started, earlier = time.perf_counter(), len(self.frames)
 
         def record(state: StepState) -> None:
             frame = Frame(
@@ -55,8 +55,7 @@ class _Run:
                 x0=state.x0.detach().float().cpu().numpy() if latent else None, chain_length=chain_length,
             )
             self.frames.append(frame)
-            done[0] += 1
-            per_step = (time.perf_counter() - stage_started) / done[0]
+            per_step = (time.perf_counter() - stage_started) / (len(self.frames) - earlier)
             self.emit(StepEvent(self.job_id, frame, per_step))
 
         return record
