@@ -107,6 +107,8 @@ def _add_train(commands) -> None:
     p.add_argument("--half", action="store_true", help="write the final weights as float16")
     p.add_argument("--budget-minutes", type=float, default=None,
                    help="wall-clock budget of the whole run: the schedules anneal to it and the run ends in it")
+    p.add_argument("--init", default=None,
+                   help="fine-tune: start from this model file (its architecture, vocabulary and weights)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for training (default: all)")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None)
 
@@ -122,6 +124,8 @@ def _add_train_all(commands) -> None:
                    help="the longest stage's wall-clock budget; the others keep their share of it")
     p.add_argument("--dry-run", action="store_true",
                    help="the same run with tiny networks and a few seconds each (on the CPU unless --device)")
+    p.add_argument("--init", default=None,
+                   help="continue from this cascade (folder or cascade.json): each stage starts from its model")
 
 
 def _add_eval(commands) -> None:

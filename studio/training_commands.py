@@ -48,7 +48,7 @@ def train(args: argparse.Namespace) -> int:
     request = TrainRequest(
         recipe=args.recipe, role=Role(args.role), data=Path(args.data), out=Path(args.out), steps=args.steps,
         budget_minutes=args.budget_minutes, max_minutes=args.max_minutes, threads=args.threads,
-        device=args.device, half=args.half,
+        device=args.device, half=args.half, init=Path(args.init) if args.init else None,
     )
     run = run_training(request, on_progress=_progress,
                        on_skipped=lambda line: print(f"studio: skipped {line}", file=sys.stderr))
@@ -64,7 +64,8 @@ def train_all(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_writable_folder(out)
     request = TrainAllRequest(data=Path(args.data), out=out, work=Path(args.work) if args.work else out / "work",
-                              device=args.device, budget_minutes=args.budget_minutes, dry_run=args.dry_run)
+                              device=args.device, budget_minutes=args.budget_minutes, dry_run=args.dry_run,
+                              init=Path(args.init) if args.init else None)
     if not request.data.is_file():
         raise ValueError(f"{request.data}: no such dataset file (build one with `studio data emoji`)")
     out.mkdir(parents=True, exist_ok=True)

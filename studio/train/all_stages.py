@@ -28,6 +28,7 @@ import studio
 from studio.core.atomic import atomic_target, atomic_write
 from studio.core.enums import Role
 from studio.images.files import save_png
+from studio.models.cascade import read_cascade
 from studio.models.config import ModelCard, ModelConfig
 from studio.models.files import build_module, load_model, read_model_info, save_model
 from studio.train.checkpoint import load_checkpoint
@@ -52,7 +53,9 @@ class TrainAllRequest:
     device: str | None = None  # None: "cuda", or "cpu" for a dry run (a dry run on "cuda" is a pre-flight)
     budget_minutes: float | None = None  # the longest stage's budget (the others keep their share); None: the recipes'
     dry_run: bool = False
-
+    # a cascade (folder or cascade.json) whose base, SR stage and classifier the stages continue from, so
+    # that short leases add up instead of each starting afresh
+    init: Path | None = None
 
     @property
     def training_device(self) -> str:
@@ -79,7 +82,19 @@ def stage_recipes(request: TrainAllRequest) -> tuple[TrainRecipe, ...]:
     if request.budget_minutes is not None:
         scale = request.budget_minutes / max(r.budget_minutes for r in recipes)
         recipes = tuple(r.with_(budget_minutes=r.budget_minutes * scale) for r in recipes)
+    if request.init is not None:
+        starts = _starting_files(request.init)
+        recipes = tuple(r.with_(init_from=str(starts[r.role])) for r in recipes)
     return recipes
+
+
+def _starting_files(init: Path) -> dict[Role, Path]:
+    cascade = read_cascade(init)
+    files = {Role.BASE: cascade.base, Role.SR: cascade.sr, Role.CLASSIFIER: cascade.classifier}
+    missing = [role.value for role, path in files.items() if path is None]
+    if missing:
+        raise ValueError(f"{init}: the cascade has no {' or '.join(missing)} model to continue from")
+    return files
 
 
 def train_all(request: TrainAllRequest, report: Report) -> tuple[StageResult, ...]:
@@ -159,9 +174,13 @@ def _collect(recipe: TrainRecipe, request: TrainAllRequest) -> StageResult:
         config = ModelConfig.from_json(ckpt.config_json)
         module = build_module(config)
         module.load_state_dict({k: v.float() for k, v in ckpt.ema.items()})
+        training = (f"stopped at the deadline after {ckpt.step} steps of batch {recipe.batch_size}, "
+                    f"{ckpt.elapsed / 60:.1f} min; EMA weights of the last checkpoint")
+        if recipe.init_from:
+            start = read_model_info(recipe.init_from)
+            training = f"{start.card.training} Then continued from {Path(recipe.init_from).name}: {training}"
         card = ModelCard(name=name, description=f"{name} model trained with Diffusion Studio (train-all)",
-                         training=f"stopped at the deadline after {ckpt.step} steps of batch {recipe.batch_size}, "
-                                  f"{ckpt.elapsed / 60:.1f} min; EMA weights of the last checkpoint")
+                         training=training)
         save_model(target, module, config, card, dtype=torch.float16)
         return StageResult(recipe.role, target, card.training)
     return StageResult(recipe.role, None, f"failed: {_last_line(request.work / f'{name}.log')}")

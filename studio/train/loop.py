@@ -22,7 +22,7 @@ from studio.diffusion.forward_process import q_sample
 from studio.diffusion.parameterization import v_from
 from studio.diffusion.schedule import make_schedule
 from studio.models.config import ModelCard, ModelConfig
-from studio.models.files import build_module, save_model
+from studio.models.files import build_module, load_model, save_model
 from studio.train.batches import Batch, StepRandom, TrainingData, make_batch
 from studio.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from studio.train.datasets import ImageDataset
@@ -137,7 +137,29 @@ class _TrainState:
             state.optimizer.load_state_dict(ckpt.optimizer)
             state.step, state.losses, state.elapsed = ckpt.step, ckpt.losses, ckpt.elapsed
             return state
+        if recipe.init_from:
+            return cls._fine_tuning(recipe, data, device)
         return cls(recipe, config_for(recipe, data), device)
+
+    @classmethod
+    def _fine_tuning(cls, recipe: TrainRecipe, data: ImageDataset, device) -> _TrainState:
+        """Step 0 of a run that starts from a model file's weights (they become the EMA's start too)."""
+        init = load_model(recipe.init_from)
+        if init.info.in_place:
+            raise ValueError(f"{recipe.init_from}: fine-tuning starts from the studio's own model files, "
+                             f"not a {init.config.architecture.value} checkpoint")
+        config = init.config
+        if config.role is not recipe.role:
+            raise ValueError(f"{recipe.init_from}: a {config.role.value} model cannot start a "
+                             f"{recipe.role.value} run")
+        if config.role is Role.CLASSIFIER:
+            wanted = data.class_names(recipe.label) if recipe.label in data.labels else ()
+            if tuple(config.classifier.class_names) != tuple(wanted):
+                raise ValueError(f"{recipe.init_from}: its classes are not the data's {recipe.label!r} labels")
+        state = cls(recipe, config, device)
+        state.module.load_state_dict(init.module.state_dict())
+        state.ema = {k: v.detach().clone().float() for k, v in state.module.state_dict().items()}
+        return state
 
     def save(self, path: Path, losses: list[float]) -> None:
         save_checkpoint(path, Checkpoint(

@@ -14,7 +14,7 @@ import torch
 
 from studio.core.enums import Role
 from studio.models.config import ModelCard
-from studio.models.files import load_model, save_model
+from studio.models.files import load_model, read_model_info, save_model
 from studio.train.datasets import ImageDataset, load_dataset
 from studio.train.loop import TrainOutcome, TrainProgress, train
 from studio.train.recipes import TrainRecipe, load_recipe
@@ -32,6 +32,7 @@ class TrainRequest:
     threads: int | None = None  # CPU threads; None leaves torch's choice
     device: str | None = None  # "cpu", "cuda", "mps"; None picks one
     half: bool = False  # write the final weights as float16
+    init: Path | None = None  # fine-tune: start from this model file's weights
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,21 @@ def _recipe(request: TrainRequest) -> TrainRecipe:
         recipe = recipe.with_(steps=request.steps)
     if request.budget_minutes is not None:
         recipe = recipe.with_(budget_minutes=request.budget_minutes)
+    if request.init is not None:
+        recipe = recipe.with_(init_from=str(request.init))
     return recipe
 
 
 def _card(request: TrainRequest, recipe: TrainRecipe, dataset: ImageDataset) -> ModelCard:
+    training = f"recipe {Path(request.recipe).stem}; {recipe.note}."
+    if recipe.init_from:  # a fine-tune's card keeps the history of the weights it started from
+        start = read_model_info(recipe.init_from)
+        training = (f"{start.card.training} Then fine-tuned from {Path(recipe.init_from).name} "
+                    f"(sha256 {start.sha256[:12]}) with {training}")
     return ModelCard(
         name=request.out.stem, description=f"{recipe.role.value} model trained with Diffusion Studio",
         training_data=f"{len(dataset)} images: {dataset.source or request.data}", licence=dataset.licence,
-        training=f"recipe {Path(request.recipe).stem}; {recipe.note}.",
+        training=training,
     )
 
 

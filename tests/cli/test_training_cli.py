@@ -56,3 +56,28 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_training(tmp_
     assert main(["train", "--role", "base", "--data", str(tmp_path / "missing.npz"), "--recipe", "tiny-base",
                  "--out", str(tmp_path / "blocker" / "m.safetensors")]) == 2
     assert capsys.readouterr().err == f"studio: error: {tmp_path / 'blocker'}: cannot write here (Not a directory)\n"
+
+
+def test_init_fine_tunes_a_model_file_and_its_card_says_so(tmp_path, capsys):
+    from studio.models.files import read_model_info
+
+    rng = np.random.default_rng(3)
+    data = save_dataset(tmp_path / "d.npz", rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8), ["a b"] * 4)
+    base = ["train", "--role", "base", "--data", str(data), "--recipe", "tiny-base", "--steps", "2"]
+    assert main([*base, "--out", str(tmp_path / "first.safetensors")]) == 0
+    tuned = tmp_path / "tuned.safetensors"
+    assert main([*base, "--init", str(tmp_path / "first.safetensors"), "--out", str(tuned)]) == 0
+    card = read_model_info(tuned).card
+    assert "Then fine-tuned from first.safetensors (sha256 " in card.training and "2 steps of batch 8" in card.training
+    capsys.readouterr()
+
+
+def test_an_init_file_that_is_not_a_model_is_refused_in_one_line(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    data = save_dataset(tmp_path / "d.npz", rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8), ["a"] * 4)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a model")
+    assert main(["train", "--role", "base", "--data", str(data), "--recipe", "tiny-base", "--init",
+                 str(tmp_path / "junk.safetensors"), "--out", str(tmp_path / "m.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"studio: error: {tmp_path / 'junk.safetensors'}") and err.count("\n") == 1, err
+    assert not (tmp_path / "m.safetensors").exists()

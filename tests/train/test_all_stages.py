@@ -1,6 +1,7 @@
 """`studio train-all`: the GPU cascade's one-lease script, proven on the CPU by its dry run."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,12 +32,19 @@ def emoji_like_dataset(tmp_path, n: int = 24, size: int = 64):
                         source="test shapes", licence="CC0")
 
 
-def test_the_dry_run_trains_all_three_stages_at_once_and_writes_every_output(tmp_path):
-    """Exactly the files a GPU lease brings back: three float16 models, cascade.json, three grids, a log."""
-    out = tmp_path / "out"
-    code = main(["train-all", "--data", str(emoji_like_dataset(tmp_path)), "--out", str(out),
-                 "--work", str(tmp_path / "work"), "--dry-run"])
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    """(dataset, output folder) of one `studio train-all --dry-run`."""
+    tmp_path = tmp_path_factory.mktemp("dry-run")
+    data, out = emoji_like_dataset(tmp_path), tmp_path / "out"
+    code = main(["train-all", "--data", str(data), "--out", str(out), "--work", str(tmp_path / "work"), "--dry-run"])
     assert code == 0, (out / "train-all.log").read_text()
+    return data, out
+
+
+def test_the_dry_run_trains_all_three_stages_at_once_and_writes_every_output(dry_run):
+    """Exactly the files a GPU lease brings back: three float16 models, cascade.json, three grids, a log."""
+    _, out = dry_run
     assert sorted(p.name for p in out.iterdir()) == [
         "base-grid.png", "base.safetensors", "cascade-grid.png", "cascade.json", "classifier.safetensors",
         "sr-grid.png", "sr.safetensors", "train-all.log"]
@@ -53,6 +61,27 @@ def test_the_dry_run_trains_all_three_stages_at_once_and_writes_every_output(tmp
     log = (out / "train-all.log").read_text()
     assert "classifier accuracy on the 24 real images" in log and "--- sr ---" in log
     assert json.loads((out / "cascade.json").read_text())["sr"] == "sr.safetensors"
+
+
+def test_a_run_continued_from_a_cascade_starts_each_stage_from_its_model(dry_run, tmp_path):
+    data, first = dry_run
+    out = tmp_path / "out"
+    code = main(["train-all", "--data", str(data), "--out", str(out), "--work", str(tmp_path / "work"),
+                 "--dry-run", "--init", str(first)])
+    assert code == 0, (out / "train-all.log").read_text()
+    for role in "base", "sr", "classifier":
+        before, after = load_model(first / f"{role}.safetensors"), load_model(out / f"{role}.safetensors")
+        assert after.config == before.config  # the file's network, not the dry-run preset's
+        assert f"Then fine-tuned from {role}.safetensors" in after.card.training
+        assert after.card.training.startswith(before.card.training)
+
+
+def test_a_continued_run_needs_every_stage_in_the_cascade(tmp_path, tiny_cascade):
+    (tmp_path / "cascade.json").write_text(json.dumps({"name": "x", "base": str(tiny_cascade / "base.safetensors")}))
+    with pytest.raises(ValueError, match="the cascade has no sr or classifier model to continue from"):
+        stage_recipes(TrainAllRequest(data=None, out=None, work=None, init=tmp_path))
+    recipes = stage_recipes(TrainAllRequest(data=None, out=None, work=None, init=tiny_cascade))
+    assert [Path(r.init_from).name for r in recipes] == ["base.safetensors", "sr.safetensors", "classifier.safetensors"]
 
 
 def test_a_stage_stopped_at_the_deadline_ships_its_last_checkpoints_ema_weights(tmp_path):

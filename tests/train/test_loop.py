@@ -161,3 +161,59 @@ def test_every_role_trains_in_the_gpu_precision_bf16_autocast_and_channels_last(
         assert all(np.isfinite(losses)) and state.step == 3, (name, losses)
         conv = next(m for m in state.module.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
         assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_fine_tune_starts_from_the_files_weights_and_keeps_its_vocabulary(tmp_path):
+    """One step at a negligible rate leaves the weights where the file had them; the vocabulary is the
+    file's, not one rebuilt from the new captions, and the card keeps the weights' history."""
+    start = tmp_path / "start.safetensors"
+    train(BUILTIN["tiny-base"].with_(steps=20), shapes_dataset(), start, card=ModelCard(training="first run."))
+    new_captions = shapes_dataset()
+    new_captions = ImageDataset(new_captions.images, ("violet blob",) * 8, new_captions.labels)
+    recipe = BUILTIN["tiny-base"].with_(steps=1, learning_rate=1e-12, init_from=str(start))
+    tuned = train(recipe, new_captions, tmp_path / "tuned.safetensors", card=ModelCard())
+    assert tuned.finished
+    a, b = load_model(start), load_model(tmp_path / "tuned.safetensors")
+    assert b.config.text.vocab == a.config.text.vocab and "violet" not in b.config.text.vocab
+    sa, sb = a.module.state_dict(), b.module.state_dict()
+    assert max(float((sa[k] - sb[k]).abs().max()) for k in sa) < 1e-6
+
+
+def test_a_fine_tune_begins_at_the_loss_its_starting_run_ended_with(tmp_path):
+    data = shapes_dataset()
+    start = train(BUILTIN["tiny-base"], data, tmp_path / "start.safetensors", card=ModelCard())
+    fresh = BUILTIN["tiny-base"].with_(steps=50, log_every=50)
+    scratch = train(fresh, data, tmp_path / "scratch.safetensors", card=ModelCard())
+    tuned = train(fresh.with_(init_from=str(tmp_path / "start.safetensors")), data,
+                  tmp_path / "tuned.safetensors", card=ModelCard())
+    # the first 50 steps: a fresh model is still far off; the fine-tune is near where the first run ended
+    assert tuned.losses[0] < 2 * start.losses[-1] < scratch.losses[0], (start.losses, scratch.losses, tuned.losses)
+
+
+def test_a_fine_tune_refuses_a_model_of_another_role_or_other_classes(tmp_path):
+    import pytest
+
+    data = shapes_dataset(8, 32)
+    classifier = tmp_path / "c.safetensors"
+    train(BUILTIN["tiny-classifier"].with_(steps=2), data, classifier, card=ModelCard())
+    with pytest.raises(ValueError, match="a classifier model cannot start a base run"):
+        train(BUILTIN["tiny-base"].with_(init_from=str(classifier)), data, tmp_path / "b.safetensors",
+              card=ModelCard())
+    relabelled = ImageDataset(data.images, data.captions, {"subgroup": ("x", "y") * 4})
+    with pytest.raises(ValueError, match="its classes are not the data's 'subgroup' labels"):
+        train(BUILTIN["tiny-classifier"].with_(init_from=str(classifier)), relabelled,
+              tmp_path / "c2.safetensors", card=ModelCard())
+
+
+def test_a_checkpoint_started_from_another_file_is_not_resumed(tmp_path):
+    import pytest
+
+    data = shapes_dataset()
+    for name in ("a", "b"):
+        train(BUILTIN["tiny-base"].with_(steps=2, seed=ord(name)), data, tmp_path / f"{name}.safetensors",
+              card=ModelCard())
+    recipe = BUILTIN["tiny-base"].with_(steps=4, checkpoint_every=2)
+    out = tmp_path / "tuned.safetensors"
+    train(recipe.with_(init_from=str(tmp_path / "a.safetensors")), data, out, card=ModelCard(), stop_at=2)
+    with pytest.raises(ValueError, match="different recipe"):
+        train(recipe.with_(init_from=str(tmp_path / "b.safetensors")), data, out, card=ModelCard())
