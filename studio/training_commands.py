@@ -25,6 +25,7 @@ from studio.images.outputs import check_writable_folder
 from studio.images.sequences import tile
 from studio.train.all_stages import TrainAllRequest, write_stage_grids
 from studio.train.all_stages import train_all as run_train_all
+from studio.train.caption_gap import base_caption_gaps
 from studio.train.datasets import ImageDataset, load_dataset
 from studio.train.emoji import MissingDataError, build_emoji_dataset
 from studio.train.evaluation import evaluate, load_judge
@@ -118,6 +119,8 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the subcommand's name
     label = judge.label_field(dataset)
     images, labels = _generate_per_class(args, dataset, label, judge.class_names)
     print(evaluate(judge, dataset, label, images, labels).summary())
+    for gap in base_caption_gaps(args.model or default_model_path(), dataset, seed=args.seed):
+        print(gap.line())
     return 0
 
 
