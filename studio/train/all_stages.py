@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -99,6 +99,10 @@ def _starting_files(init: Path) -> dict[Role, Path]:
 
 def train_all(request: TrainAllRequest, report: Report) -> tuple[StageResult, ...]:
     """Train the three stages at once; returns what each produced (model files in `request.out`)."""
+    # the stages run with the package's folder as their working directory: a relative path would name
+    # another file there than the one the user meant
+    request = replace(request, data=request.data.resolve(), out=request.out.resolve(), work=request.work.resolve(),
+                      init=request.init.resolve() if request.init is not None else None)
     device = request.training_device
     request.out.mkdir(parents=True, exist_ok=True)
     request.work.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
 """`studio train-all`: the GPU cascade's one-lease script, proven on the CPU by its dry run."""
 
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,12 +36,24 @@ def emoji_like_dataset(tmp_path, n: int = 24, size: int = 64):
 
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory):
-    """(dataset, output folder) of one `studio train-all --dry-run`."""
+    """(dataset, output folder) of one `studio train-all --dry-run`, given paths relative to a working
+    directory that is not the package's (the stages run in the latter)."""
     tmp_path = tmp_path_factory.mktemp("dry-run")
     data, out = emoji_like_dataset(tmp_path), tmp_path / "out"
-    code = main(["train-all", "--data", str(data), "--out", str(out), "--work", str(tmp_path / "work"), "--dry-run"])
+    with working_directory(tmp_path):
+        code = main(["train-all", "--data", data.name, "--out", "out", "--work", "work", "--dry-run"])
     assert code == 0, (out / "train-all.log").read_text()
     return data, out
+
+
+@contextmanager
+def working_directory(path):
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def test_the_dry_run_trains_all_three_stages_at_once_and_writes_every_output(dry_run):
@@ -66,8 +80,9 @@ def test_the_dry_run_trains_all_three_stages_at_once_and_writes_every_output(dry
 def test_a_run_continued_from_a_cascade_starts_each_stage_from_its_model(dry_run, tmp_path):
     data, first = dry_run
     out = tmp_path / "out"
-    code = main(["train-all", "--data", str(data), "--out", str(out), "--work", str(tmp_path / "work"),
-                 "--dry-run", "--init", str(first)])
+    with working_directory(tmp_path):
+        code = main(["train-all", "--data", str(data), "--out", "out", "--work", "work", "--dry-run",
+                     "--init", os.path.relpath(first, tmp_path)])
     assert code == 0, (out / "train-all.log").read_text()
     for role in "base", "sr", "classifier":
         before, after = load_model(first / f"{role}.safetensors"), load_model(out / f"{role}.safetensors")
