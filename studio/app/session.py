@@ -121,6 +121,7 @@ class Session(QObject):
         self.schedule = SchedulePreview(self.generation, canvas, self.background, curve_of=curve_of, parent=self)
         self.checkpoints = CheckpointImporter(self.background, self)
         self.model: ModelSummary | None = None
+        self._brought: dict[str, object] = {}  # the settings the open model's authors chose
         self.partial: np.ndarray | None = None
         self.last_result: Result | None = None
         self._run_model = ""  # the model of the run going (the user may open another meanwhile)
@@ -176,15 +177,25 @@ class Session(QObject):
 
     def _opened(self, opened: Opened) -> None:
         if opened.path != self.model_path:  # another model: its authors' scales (reopening keeps the user's)
+            self._take_back_brought()
             # a respacing string names timesteps of one model's chain: another model starts from its authors'
             self.generation.respacing = self.generation.sr_respacing = self.generation.sr_sampler = ""
             self.generation.sr_guidance_scale = 1.0
             for name, value in opened.summary.defaults:
                 setattr(self.generation, name, value)
+        self._brought = dict(opened.summary.defaults)
         self.model, self.model_path = opened.summary, opened.path
         self.opening = ""
         self.model_changed.emit(opened.summary)
         self.message.emit(f"opened {opened.summary.name} (its card: Model card…)")
+
+    def _take_back_brought(self) -> None:
+        """What the last model's authors chose and the user left alone goes back to the window's default, so
+        one model's choices (ADM's classifier scale, GLIDE's sampler) do not carry over to the next."""
+        defaults = properties_of(GenerationModel)
+        for name, value in self._brought.items():
+            if getattr(self.generation, name) == value:
+                setattr(self.generation, name, defaults[name].default)
 
     def _open_failed(self, message: str) -> None:
         self.opening = ""

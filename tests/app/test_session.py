@@ -8,6 +8,7 @@ import pytest
 
 from studio.app.generation import Mode
 from studio.app.session import Control, Opened, first_readable
+from studio.core.enums import SamplerKind
 from studio.core.jobs import Inpaint, StrokesToImage, TextToImage, Upscale
 from studio.core.settings import JobKind, Stage
 from studio.engine.model_info import ModelFileError
@@ -297,3 +298,20 @@ def test_a_newly_opened_model_brings_its_authors_scales_and_reopening_it_keeps_t
     assert session.generation.guidance_scale == 7.0
     session._opened(Opened("other.safetensors", summary("other")))  # no authors' scales: the user's stay
     assert session.generation.guidance_scale == 7.0
+    assert session.generation.class_guidance == 0.0  # GLIDE's, untouched by the user: not carried over
+
+
+def test_what_a_model_brought_goes_back_with_it_when_another_opens_unless_the_user_changed_it(make_session):
+    from dataclasses import replace
+
+    session = make_session()
+    g = session.generation
+    adm = replace(summary("adm"), defaults=(("class_guidance", 10.0), ("sampler", SamplerKind.DDPM),
+                                            ("eta", 1.0)))
+    session.model_path = "adm.safetensors"  # the last session's model and settings, as start-up finds them
+    g.class_guidance, g.sampler, g.eta = 10.0, SamplerKind.DDPM, 0.5
+    session._opened(Opened("adm.safetensors", adm))  # start-up reopens it: the settings stay as they were…
+    assert (g.class_guidance, g.sampler, g.eta) == (10.0, SamplerKind.DDPM, 0.5)
+    session._opened(Opened("emoji.safetensors", replace(summary("emoji"), defaults=(("eta", 1.0),))))
+    assert g.class_guidance == 0.0 and g.sampler is SamplerKind.DDIM  # …but what ADM brought is known
+    assert g.eta == 1.0  # the new model's own
