@@ -35,6 +35,7 @@ from studio.train.checkpoint import load_checkpoint
 from studio.train.datasets import ImageDataset
 from studio.train.model_setup import to_device
 from studio.train.recipes import BUILTIN, TrainRecipe
+from studio.train.run import history_before
 from studio.train.samples import sample_grid
 
 STAGES = ("gpu-base", "gpu-sr", "gpu-classifier")
@@ -181,8 +182,7 @@ def _collect(recipe: TrainRecipe, request: TrainAllRequest) -> StageResult:
         training = (f"stopped at the deadline after {ckpt.step} steps of batch {recipe.batch_size}, "
                     f"{ckpt.elapsed / 60:.1f} min; EMA weights of the last checkpoint")
         if recipe.init_from:
-            start = read_model_info(recipe.init_from)
-            training = f"{start.card.training} Then continued from {Path(recipe.init_from).name}: {training}"
+            training = f"{history_before(recipe.init_from)}: {training}"
         card = ModelCard(name=name, description=f"{name} model trained with Diffusion Studio (train-all)",
                          training=training)
         save_model(target, module, config, card, dtype=torch.float16)

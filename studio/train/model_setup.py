@@ -39,10 +39,15 @@ def config_for(recipe: TrainRecipe, data: ImageDataset) -> ModelConfig:
 
 def to_device(data: ImageDataset, config: ModelConfig, recipe: TrainRecipe, device: torch.device) -> TrainingData:
     """Pixels in [−1, 1] at the model's resolution, on the training device."""
-    pixels = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).float() / 127.5 - 1
-    if pixels.shape[-1] != config.resolution:
-        pixels = F.interpolate(pixels, size=(config.resolution,) * 2, mode="bicubic", antialias=True).clamp(-1, 1)
     labels = None
     if config.role is Role.CLASSIFIER:
         labels = torch.from_numpy(data.class_indices(recipe.label)).to(device)
-    return TrainingData(pixels.to(device), tuple(data.captions), labels)
+    return TrainingData(model_pixels(data.images, config.resolution).to(device), tuple(data.captions), labels)
+
+
+def model_pixels(images: np.ndarray, resolution: int) -> torch.Tensor:
+    """uint8 [N, H, W, 3] images as float [N, 3, R, R] in [−1, 1], resized as training sees them."""
+    pixels = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    if pixels.shape[-1] != resolution:
+        pixels = F.interpolate(pixels, size=(resolution,) * 2, mode="bicubic", antialias=True).clamp(-1, 1)
+    return pixels

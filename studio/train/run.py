@@ -73,15 +73,19 @@ def _recipe(request: TrainRequest) -> TrainRecipe:
 
 def _card(request: TrainRequest, recipe: TrainRecipe, dataset: ImageDataset) -> ModelCard:
     training = f"recipe {Path(request.recipe).stem}; {recipe.note}."
-    if recipe.init_from:  # a fine-tune's card keeps the history of the weights it started from
-        start = read_model_info(recipe.init_from)
-        training = (f"{start.card.training} Then fine-tuned from {Path(recipe.init_from).name} "
-                    f"(sha256 {start.sha256[:12]}) with {training}")
+    if recipe.init_from:
+        training = f"{history_before(recipe.init_from)} with {training}"
     return ModelCard(
         name=request.out.stem, description=f"{recipe.role.value} model trained with Diffusion Studio",
         training_data=f"{len(dataset)} images: {dataset.source or request.data}", licence=dataset.licence,
         training=training,
     )
+
+
+def history_before(init_from: str) -> str:
+    """The start of a fine-tune's training line: the history of the weights it started from."""
+    start = read_model_info(init_from)
+    return f"{start.card.training} Then fine-tuned from {Path(init_from).name} (sha256 {start.sha256[:12]})"
 
 
 def halve(path: Path) -> None:

@@ -110,6 +110,18 @@ def test_a_stage_stopped_at_the_deadline_ships_its_last_checkpoints_ema_weights(
     assert model.config.role is Role.BASE and "EMA weights" in model.card.training
 
 
+def test_a_continued_stage_stopped_at_the_deadline_keeps_the_history_of_its_start(tmp_path):
+    request = TrainAllRequest(data=tmp_path / "unused.npz", out=tmp_path / "out", work=tmp_path / "work")
+    request.out.mkdir()
+    start = tmp_path / "start.safetensors"
+    train(BUILTIN["tiny-base"].with_(steps=2), shapes_dataset(), start, card=ModelCard(training="first run."))
+    recipe = BUILTIN["tiny-base"].with_(steps=10, checkpoint_every=4, init_from=str(start))
+    train(recipe, shapes_dataset(), request.work / "base.safetensors", card=ModelCard(), stop_at=4)
+    training = load_model(_collect(recipe, request).model).card.training
+    assert training.startswith("first run. 2 steps of batch 8") and "Then fine-tuned from start.safetensors" in training
+    assert "(sha256 " in training and "): stopped at the deadline after 4 steps of batch 8, " in training
+
+
 def test_a_stage_that_left_nothing_is_reported_failed_with_its_last_log_line(tmp_path):
     request = TrainAllRequest(data=tmp_path / "d.npz", out=tmp_path / "out", work=tmp_path / "work")
     request.work.mkdir(parents=True)
