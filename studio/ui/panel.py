@@ -62,10 +62,25 @@ class Panel(QWidget):
         super().__init__(parent)
         self.session = session
         self.bindings: list[Binding] = []  # to the session's view models, which may outlive this panel
-        g = session.generation
+        self.rows: dict[Control, tuple[QWidget, ...]] = {}
         layout = QVBoxLayout(self)
-        layout.addWidget(self._model_box())
+        for box in (self._model_box(), self._prompt_box(), self._sampling_box(), self._cascade_box(),
+                    self._run_box()):
+            layout.addWidget(box)
+        layout.addStretch(1)
+        g = session.generation
+        for signal in (g.mode_changed, g.sampler_changed, g.cascade_changed, session.model_changed,
+                       session.runner.running_changed, session.opening_changed, g.respacing_changed,
+                       g.sr_respacing_changed, g.sr_sampler_changed):
+            signal.connect(self.refresh)
+        session.model_changed.connect(self._show_classes)
+        for signal in (session.model_changed, session.opening_changed):
+            signal.connect(lambda _: self._show_model())
+        self._show_model()
+        self.refresh()
 
+    def _prompt_box(self) -> QGroupBox:
+        g = self.session.generation
         prompt_box = QGroupBox("Prompt")
         form = QFormLayout(prompt_box)
         self.mode = QComboBox()
@@ -80,20 +95,21 @@ class Panel(QWidget):
         self.negative.setPlaceholderText("what to avoid")
         self.bindings.append(bind_text(self.negative, g, "negative_prompt"))
         form.addRow("Negative", self.negative)
-        layout.addWidget(prompt_box)
+        return prompt_box
 
+    def _sampling_box(self) -> QGroupBox:
+        g = self.session.generation
         sampling = QGroupBox("Sampling")
         form = QFormLayout(sampling)
-        self.rows: dict[Control, tuple[QWidget, ...]] = {}
         self.respacing = self._respacing_edit("respacing", "the base")
         self._add_slider(form, Control.STEPS, "Steps", 1, "{:d}", extra=self.respacing)
         self._add_slider(form, Control.GUIDANCE, "Guidance", 0.1, "{:.1f}", prop="guidance_scale")
         self._add_slider(form, Control.STRENGTH, "Strength", 0.01, "{:.2f}")
         self._add_slider(form, Control.ILVR_FACTOR, "ILVR factor", 1, "{:d}")
         self.sampler = QComboBox()
-        self.bindings.append(bind_enum(self.sampler, g, "sampler", list(session.sampler_kinds())))
-        for n, kind in enumerate(session.sampler_kinds()):
-            self.sampler.setItemData(n, session.sampler_label(kind), Qt.ItemDataRole.ToolTipRole)
+        self.bindings.append(bind_enum(self.sampler, g, "sampler", list(self.session.sampler_kinds())))
+        for n, kind in enumerate(self.session.sampler_kinds()):
+            self.sampler.setItemData(n, self.session.sampler_label(kind), Qt.ItemDataRole.ToolTipRole)
         form.addRow("Sampler", self.sampler)
         self._add_slider(form, Control.ETA, "DDIM η", 0.01, "{:.2f}")
         self._add_slider(form, Control.CHURN, "Churn", 0.5, "{:.1f}")
@@ -107,8 +123,10 @@ class Panel(QWidget):
         g.class_label_changed.connect(lambda i: self.class_picker.setCurrentIndex(i))
         form.addRow("Class", self.class_picker)
         self.rows[Control.CLASS_GUIDANCE] += (self.class_picker,)
-        layout.addWidget(sampling)
+        return sampling
 
+    def _cascade_box(self) -> QGroupBox:
+        g = self.session.generation
         cascade = QGroupBox("Seed, batch and cascade")
         form = QFormLayout(cascade)
         seed_row = QHBoxLayout()
@@ -134,7 +152,7 @@ class Panel(QWidget):
         self.sr_respacing = self._respacing_edit("sr_respacing", "the super-resolution")
         self._add_slider(form, Control.SR_STEPS, "SR steps", 1, "{:d}", extra=self.sr_respacing)
         self.sr_sampler = QComboBox()
-        kinds = list(session.sampler_kinds())
+        kinds = list(self.session.sampler_kinds())
         self.bindings.append(bind_enum(self.sr_sampler, g, "sr_sampler", ["", *kinds],
                                        ["as Sampler", *(k.value for k in kinds)]))
         self.sr_sampler.setToolTip("the super-resolution stage's own sampler (GLIDE's upsampler: DDIM)")
@@ -142,19 +160,7 @@ class Panel(QWidget):
         self.rows[Control.SR_SAMPLER] = (self.sr_sampler,)
         self._add_slider(form, Control.SR_GUIDANCE, "SR guidance", 0.1, "{:.1f}", prop="sr_guidance_scale")
         self._add_slider(form, Control.NOISE_AUGMENTATION, "Noise aug.", 0.01, "{:.2f}")
-        layout.addWidget(cascade)
-
-        layout.addWidget(self._run_box())
-        layout.addStretch(1)
-        for signal in (g.mode_changed, g.sampler_changed, g.cascade_changed, session.model_changed,
-                       session.runner.running_changed, session.opening_changed, g.respacing_changed,
-                       g.sr_respacing_changed, g.sr_sampler_changed):
-            signal.connect(self.refresh)
-        session.model_changed.connect(self._show_classes)
-        for signal in (session.model_changed, session.opening_changed):
-            signal.connect(lambda _: self._show_model())
-        self._show_model()
-        self.refresh()
+        return cascade
 
     def _model_box(self) -> QGroupBox:
         box = QGroupBox("Model")
