@@ -32,45 +32,9 @@ USER_ERRORS = (ModelFileError, ImageFileError, ValueError)
 
 
 def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Namespace], Settings]) -> int:
+    """Run one subcommand; every failure becomes one line on stderr and an exit status, never a traceback."""
     try:
-        if args.command == "info":
-            print(describe_models(Path(args.path)))
-            return 0
-        if args.command == "bench" and args.what == "sd-unet":
-            from studio.engine.bench_sd import main as bench_sd_main
-
-            return bench_sd_main(["--rounds", str(args.rounds or 5)])
-        if args.command == "bench" and args.what == "sd-x4":
-            from studio.engine.bench_x4 import main as bench_x4_main
-
-            return bench_x4_main(["--rounds", str(args.rounds or 3)])
-        if args.command == "bench":
-            from studio.engine.bench_unet import main as bench_main
-
-            return bench_main(["--rounds", str(args.rounds or 20)])
-        if args.command == "batch":
-            from studio.batch import run_batch
-
-            return run_batch(args, settings_from_args(args))
-        if args.command in ("import", "cascade", "forward"):
-            from studio.openai_commands import run
-
-            return run(args)
-        if args.command in ("data", "train", "train-all", "eval"):
-            from studio import training_commands
-
-            return getattr(training_commands, args.command.replace("-", "_"))(args)
-        settings = settings_from_args(args)
-        plan = plan_outputs(Path(args.out), settings.batch_size, args.save_steps,
-                            SequenceFormat(args.sequence_format), args.overwrite)
-        if args.command == "outpaint":
-            result = run_outpaint(args, settings)
-        else:
-            result = run_job(make_job(args, settings), args.device)
-        for line in recipe_differences(getattr(args, "source_recipe", None), result.recipe):
-            print(f"studio: note: {line}", file=sys.stderr)
-        write_outputs(result, plan)
-        return 0
+        return _run_command(args, settings_from_args)
     except CliError:
         raise
     except USER_ERRORS as exc:
@@ -85,6 +49,51 @@ def dispatch(args: argparse.Namespace, settings_from_args: Callable[[argparse.Na
         return 130
     except Exception as exc:
         return _failed(exc)
+
+
+def _run_command(args: argparse.Namespace, settings_from_args: Callable[[argparse.Namespace], Settings]) -> int:
+    if args.command == "info":
+        print(describe_models(Path(args.path)))
+        return 0
+    if args.command == "bench" and args.what == "sd-unet":
+        from studio.engine.bench_sd import main as bench_sd_main
+
+        return bench_sd_main(["--rounds", str(args.rounds or 5)])
+    if args.command == "bench" and args.what == "sd-x4":
+        from studio.engine.bench_x4 import main as bench_x4_main
+
+        return bench_x4_main(["--rounds", str(args.rounds or 3)])
+    if args.command == "bench":
+        from studio.engine.bench_unet import main as bench_main
+
+        return bench_main(["--rounds", str(args.rounds or 20)])
+    if args.command == "batch":
+        from studio.batch import run_batch
+
+        return run_batch(args, settings_from_args(args))
+    if args.command in ("import", "cascade", "forward"):
+        from studio.openai_commands import run
+
+        return run(args)
+    if args.command in ("data", "train", "train-all", "eval"):
+        from studio import training_commands
+
+        return getattr(training_commands, args.command.replace("-", "_"))(args)
+    return _make_images(args, settings_from_args(args))
+
+
+def _make_images(args: argparse.Namespace, settings: Settings) -> int:
+    """generate, sdedit, inpaint, upscale, ilvr, outpaint: one job, its recipe notes, its files."""
+    plan = plan_outputs(Path(args.out), settings.batch_size, args.save_steps,
+                        SequenceFormat(args.sequence_format), args.overwrite)
+    if args.command == "outpaint":
+        result = run_outpaint(args, settings)
+    else:
+        result = run_job(make_job(args, settings), args.device)
+    for line in recipe_differences(getattr(args, "source_recipe", None), result.recipe):
+        print(f"studio: note: {line}", file=sys.stderr)
+    write_outputs(result, plan)
+    return 0
 
 
 def _failed(exc: Exception) -> int:
