@@ -131,7 +131,7 @@ BUILTIN: dict[str, TrainRecipe] = {
         role=Role.BASE, model="gpu_base_32", steps=1_000_000, batch_size=32, learning_rate=3e-5,
         warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=100,
         caption_dropout=0.15, sample_every=0, checkpoint_every=250, log_every=50,
-        note="a fine-tune of the GPU base: 100 min on a 2-core AVX2 CPU, two threads",
+        note="a fine-tune on a 2-core AVX2 CPU, two threads",
     ),
     "tiny-base": TrainRecipe(
         role=Role.BASE, model="tiny_base", steps=300, batch_size=8, learning_rate=2e-3,
