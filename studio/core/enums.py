@@ -55,6 +55,13 @@ class Thresholding(str, Enum):
     DYNAMIC = "dynamic"  # Imagen: clip to the p-th percentile of |x̂₀| and rescale
 
 
+class LossWeight(str, Enum):
+    """How a training step weighs its samples' errors across noise levels."""
+
+    UNIFORM = "uniform"  # the plain mean squared error of the prediction target (Ho et al.'s L_simple)
+    MIN_SNR = "min-snr"  # x̂₀ error weighted by min(SNR_t, γ) (Hang et al. 2023)
+
+
 class Role(str, Enum):
     BASE = "base"
     SR = "sr"

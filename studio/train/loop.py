@@ -1,5 +1,7 @@
 """The training loop: Ho et al. 2020, Algorithm 1 (uniform t, regress ε — or x₀ / v), for every role.
 
+The squared error is plain or weighted over noise levels (`TrainRecipe.loss_weight`, see loss_weights.py).
+
 AdamW with linear warm-up, gradient clipping, EMA weights, classifier-free caption dropout,
 bf16 autocast and channels-last on a GPU. Every random draw of step n comes from a generator
 seeded by (seed, n): a run resumed from a checkpoint computes exactly what an uninterrupted run
@@ -26,6 +28,7 @@ from studio.models.files import build_module, load_model, save_model
 from studio.train.batches import Batch, StepRandom, TrainingData, make_batch
 from studio.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from studio.train.datasets import ImageDataset
+from studio.train.loss_weights import loss_weights
 from studio.train.machine import describe_machine
 from studio.train.model_setup import config_for, to_device
 from studio.train.recipes import TrainRecipe
@@ -245,7 +248,10 @@ class _TrainState:
             return F.cross_entropy(self.module(x_t, t).float(), batch.labels)
         kwargs = batch.conditioning(self.module, self.config)
         out = self.module(x_t, t, **kwargs).float()
-        return F.mse_loss(out, _target(self.config.diffusion.prediction, batch.x0, noise, abar))
+        prediction = self.config.diffusion.prediction
+        squared = (out - _target(prediction, batch.x0, noise, abar)) ** 2
+        weights = loss_weights(self.recipe.loss_weight, prediction, abar, self.recipe.snr_gamma)
+        return squared.mean() if weights is None else (weights * squared).mean()
 
 
 def _target(prediction: PredictionType, x0, noise, abar) -> torch.Tensor:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from studio.core.enums import LRSchedule, Role
+from studio.core.enums import LossWeight, LRSchedule, Role
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class TrainRecipe:
     lr_floor: float = 0.05  # COSINE ends at this share of the peak rate
     budget_minutes: float = 0.0  # > 0: the schedules follow this wall-clock budget and the run ends in it
     caption_dropout: float = 0.15  # classifier-free guidance needs the model to know the empty prompt
+    loss_weight: LossWeight = LossWeight.UNIFORM  # across noise levels; see studio/train/loss_weights.py
+    snr_gamma: float = 5.0  # γ of LossWeight.MIN_SNR
     sr_aug_max: float = 0.25  # SR noise-conditioning augmentation: s_aug ~ U[0, sr_aug_max·T)
     # > 0: the SR stage learns on random crops of this side (SR3 and Imagen train their fully convolutional
     # upsamplers so): a 64-px crop of a 128-px target costs a quarter of the whole image
@@ -50,6 +52,7 @@ class TrainRecipe:
     def __post_init__(self) -> None:
         object.__setattr__(self, "role", Role(self.role))
         object.__setattr__(self, "lr_schedule", LRSchedule(self.lr_schedule))
+        object.__setattr__(self, "loss_weight", LossWeight(self.loss_weight))
         if self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("steps, batch size and learning rate must be positive")
         if not 0.0 <= self.caption_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
@@ -58,12 +61,15 @@ class TrainRecipe:
             raise ValueError("the SR crop must be 0 (whole images) or a positive side in pixels")
         if self.ema_power < 0 or self.budget_minutes < 0 or not 0.0 <= self.lr_floor <= 1.0:
             raise ValueError("EMA power and budget must be ≥ 0 and the learning-rate floor in [0, 1]")
+        if self.snr_gamma <= 0:
+            raise ValueError("the Min-SNR γ must be positive")
 
     def with_(self, **changes: Any) -> TrainRecipe:
         return replace(self, **changes)
 
     def to_json(self) -> str:
-        data = asdict(self) | {"role": self.role.value, "lr_schedule": self.lr_schedule.value}
+        data = asdict(self) | {"role": self.role.value, "lr_schedule": self.lr_schedule.value,
+                               "loss_weight": self.loss_weight.value}
         return json.dumps(data, sort_keys=True)
 
     def same_run_as(self, other: TrainRecipe) -> bool:
@@ -132,6 +138,15 @@ BUILTIN: dict[str, TrainRecipe] = {
         warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=100,
         caption_dropout=0.15, sample_every=0, checkpoint_every=250, log_every=50,
         note="a fine-tune on a 2-core AVX2 CPU, two threads",
+    ),
+    # The same fine-tune with Min-SNR-5 weighting: the plain ε loss gives the large-noise steps, where the
+    # prompt decides the picture, almost no weight (studio/train/loss_weights.py).
+    "cpu-finetune-prompt": TrainRecipe(
+        role=Role.BASE, model="gpu_base_32", steps=1_000_000, batch_size=32, learning_rate=3e-5,
+        warmup_steps=200, ema_power=6.94, lr_schedule=LRSchedule.COSINE, budget_minutes=85,
+        caption_dropout=0.15, loss_weight=LossWeight.MIN_SNR, snr_gamma=5.0, sample_every=0,
+        checkpoint_every=250, log_every=50,
+        note="a Min-SNR fine-tune of the GPU base on a 2-core AVX2 CPU, two threads",
     ),
     "tiny-base": TrainRecipe(
         role=Role.BASE, model="tiny_base", steps=300, batch_size=8, learning_rate=2e-3,
