@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+from studio.core.enums import PredictionType
+
 
 def x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
     """x̂₀ = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t."""
@@ -31,3 +33,13 @@ def x0_from_v(x_t: torch.Tensor, v: torch.Tensor, abar: torch.Tensor) -> torch.T
 def eps_from_v(x_t: torch.Tensor, v: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
     """ε̂ = √(1−ᾱ_t) x_t + √ᾱ_t v."""
     return (1 - abar).sqrt() * x_t + abar.sqrt() * v
+
+
+def prediction_target(prediction: PredictionType, x0: torch.Tensor, eps: torch.Tensor,
+                      abar: torch.Tensor) -> torch.Tensor:
+    """What a network of this prediction type regresses for x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε."""
+    if prediction is PredictionType.EPSILON:
+        return eps
+    if prediction is PredictionType.SAMPLE:
+        return x0
+    return v_from(x0, eps, abar)

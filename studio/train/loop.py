@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from studio.core.enums import LRSchedule, PredictionType, Role, VarianceType
+from studio.core.enums import LRSchedule, Role, VarianceType
 from studio.diffusion.forward_process import q_sample
-from studio.diffusion.parameterization import v_from
+from studio.diffusion.parameterization import prediction_target
 from studio.diffusion.schedule import make_schedule
 from studio.models.config import ModelCard, ModelConfig
 from studio.models.files import build_module, load_model, save_model
@@ -249,14 +249,6 @@ class _TrainState:
         kwargs = batch.conditioning(self.module, self.config)
         out = self.module(x_t, t, **kwargs).float()
         prediction = self.config.diffusion.prediction
-        squared = (out - _target(prediction, batch.x0, noise, abar)) ** 2
+        target = prediction_target(prediction, batch.x0, noise, abar)
         weights = loss_weights(self.recipe.loss_weight, prediction, abar, self.recipe.snr_gamma)
-        return squared.mean() if weights is None else (weights * squared).mean()
-
-
-def _target(prediction: PredictionType, x0, noise, abar) -> torch.Tensor:
-    if prediction is PredictionType.EPSILON:
-        return noise
-    if prediction is PredictionType.SAMPLE:
-        return x0
-    return v_from(x0, noise, abar)
+        return F.mse_loss(out, target) if weights is None else (weights * (out - target) ** 2).mean()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from studio.core.enums import LossWeight, PredictionType
-from studio.diffusion.parameterization import v_from
+from studio.diffusion.parameterization import prediction_target
 from studio.models.config import ModelCard
 from studio.train.loop import train
 from studio.train.loss_weights import loss_weights
@@ -15,11 +15,6 @@ from tests.train.test_loop import shapes_dataset
 ABAR = torch.tensor([0.999, 0.9, 0.5, 0.1, 0.001]).view(-1, 1, 1, 1)  # SNR 999, 9, 1, 0.11, 0.001
 
 
-def _target(prediction: PredictionType, x0, noise, abar):
-    return {PredictionType.EPSILON: noise, PredictionType.SAMPLE: x0,
-            PredictionType.V: v_from(x0, noise, abar)}[prediction]
-
-
 @pytest.mark.parametrize("prediction", list(PredictionType))
 def test_the_weighted_error_of_any_target_is_min_snr_gamma_times_the_error_of_x0(prediction):
     g = torch.Generator().manual_seed(0)
@@ -27,8 +22,8 @@ def test_the_weighted_error_of_any_target_is_min_snr_gamma_times_the_error_of_x0
     x_t = ABAR.sqrt() * x0 + (1 - ABAR).sqrt() * noise
     wrong_x0 = x0 + 0.1 * torch.randn(x0.shape, generator=g)
     wrong_noise = (x_t - ABAR.sqrt() * wrong_x0) / (1 - ABAR).sqrt()  # the same x_t, explained otherwise
-    target_error = ((_target(prediction, wrong_x0, wrong_noise, ABAR) - _target(prediction, x0, noise, ABAR)) ** 2
-                    ).mean(dim=(1, 2, 3))
+    wrong = prediction_target(prediction, wrong_x0, wrong_noise, ABAR)
+    target_error = ((wrong - prediction_target(prediction, x0, noise, ABAR)) ** 2).mean(dim=(1, 2, 3))
     x0_error = ((wrong_x0 - x0) ** 2).mean(dim=(1, 2, 3))
     weights = loss_weights(LossWeight.MIN_SNR, prediction, ABAR, gamma=5.0).flatten()
     snr = (ABAR / (1 - ABAR)).flatten()
