@@ -118,7 +118,10 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the subcommand's name
     dataset = load_dataset(Path(args.data))
     label = judge.label_field(dataset)
     images, labels = _generate_per_class(args, dataset, label, judge.class_names)
-    print(evaluate(judge, dataset, label, images, labels).summary())
+    report = evaluate(judge, dataset, label, images, labels)
+    print(report.summary())
+    for line in report.breakdown():
+        print(line)
     for gap in base_caption_gaps(args.model or default_model_path(), dataset, seed=args.seed):
         print(gap.line())
     return 0

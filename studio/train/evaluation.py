@@ -15,7 +15,7 @@ from torch import nn
 from studio.core.enums import Role
 from studio.models.files import load_model
 from studio.train.datasets import ImageDataset
-from studio.train.metrics import EvalReport, accuracy, classify, frechet_distance
+from studio.train.metrics import EvalReport, accuracy, class_accuracy, classify, confusions, frechet_distance
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,4 +51,6 @@ def evaluate(judge: Judge, real: ImageDataset, label: str, images: np.ndarray, l
         real_accuracy=accuracy(real_pred, real_labels), generated_accuracy=accuracy(gen_pred, labels),
         frechet_distance=frechet_distance(gen_feat, real_feat), real_count=len(real_labels),
         generated_count=len(labels), classes=len(set(labels.tolist())),
+        class_accuracy=class_accuracy(gen_pred, labels, judge.class_names),
+        confusions=confusions(gen_pred, labels, judge.class_names),
     )

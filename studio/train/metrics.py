@@ -24,6 +24,11 @@ class EvalReport:
     real_count: int
     generated_count: int
     classes: int
+    # the generated images' accuracy for each class the judge knows, in its order; a class that was not
+    # generated is left out
+    class_accuracy: tuple[tuple[str, float], ...] = ()
+    # (true class, judged class, count) of the generated images, most frequent mistakes first
+    confusions: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def accuracy_ratio(self) -> float:
@@ -34,6 +39,17 @@ class EvalReport:
                 f"generated {self.generated_accuracy:.3f} ({self.generated_count} images), "
                 f"ratio {self.accuracy_ratio:.3f}; Fréchet distance {self.frechet_distance:.3f} "
                 f"over {self.classes} classes")
+
+    def breakdown(self, mistakes: int = 5) -> list[str]:
+        """Lines for a person reading `studio eval`: where the generated images are (not) recognised."""
+        lines = []
+        if self.class_accuracy:
+            lines.append("generated accuracy by class: "
+                         + ", ".join(f"{name} {value:.2f}" for name, value in self.class_accuracy))
+        if self.confusions:
+            lines.append("most frequent mistakes (prompted class → judged class): " + ", ".join(
+                f"{true} → {judged} ×{count}" for true, judged, count in self.confusions[:mistakes]))
+        return lines
 
 
 @torch.inference_mode()
@@ -73,3 +89,20 @@ def _sqrt_psd(m: np.ndarray) -> np.ndarray:
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float((predicted == labels).mean()) if len(labels) else 0.0
+
+
+def class_accuracy(predicted: np.ndarray, labels: np.ndarray,
+                   names: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    """Accuracy among the images of each class that occurs in `labels` (indices into `names`)."""
+    return tuple((name, accuracy(predicted[labels == i], labels[labels == i]))
+                 for i, name in enumerate(names) if (labels == i).any())
+
+
+def confusions(predicted: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> tuple[tuple[str, str, int], ...]:
+    """Every (true, judged, count) with true ≠ judged, the most frequent first (ties in class order)."""
+    pairs: dict[tuple[int, int], int] = {}
+    for true, judged in zip(labels.tolist(), predicted.tolist(), strict=True):
+        if true != judged:
+            pairs[true, judged] = pairs.get((true, judged), 0) + 1
+    ranked = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))
+    return tuple((names[true], names[judged], count) for (true, judged), count in ranked)

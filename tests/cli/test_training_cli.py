@@ -18,6 +18,7 @@ def test_eval_reports_accuracy_ratio_and_frechet_distance_on_a_tiny_set(tiny_cas
     assert code == 0, out.err
     assert "real" in out.out and "(6 images)" in out.out and "(6 images), ratio" in out.out
     assert "Fréchet distance" in out.out and "over 3 classes" in out.out
+    assert "generated accuracy by class: a " in out.out and ", b " in out.out and ", c " in out.out
     assert "caption gap at t = 900: x̂₀ error " in out.out  # the tiny base is text-conditioned
 
 
