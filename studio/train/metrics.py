@@ -9,6 +9,7 @@ penultimate features of the generated and the real sets.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,9 +101,7 @@ def class_accuracy(predicted: np.ndarray, labels: np.ndarray,
 
 def confusions(predicted: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> tuple[tuple[str, str, int], ...]:
     """Every (true, judged, count) with true ≠ judged, the most frequent first (ties in class order)."""
-    pairs: dict[tuple[int, int], int] = {}
-    for true, judged in zip(labels.tolist(), predicted.tolist(), strict=True):
-        if true != judged:
-            pairs[true, judged] = pairs.get((true, judged), 0) + 1
+    pairs = Counter((true, judged) for true, judged in zip(labels.tolist(), predicted.tolist(), strict=True)
+                    if true != judged)
     ranked = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))
     return tuple((names[true], names[judged], count) for (true, judged), count in ranked)
